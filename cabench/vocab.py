@@ -38,6 +38,8 @@ class AnatomySet:
     anatomies: tuple[str, ...]
     finding_anatomy: dict[str, str]
     merge: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # which chest7 anatomies' report sentences feed each anatomy (identity where absent)
+    sentence_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def anatomy_of(self, finding: str) -> str | None:
         """The anatomy a finding belongs to, or None where the set leaves it unassigned."""
@@ -110,7 +112,13 @@ def anatomy_set(name_or_path: str) -> AnatomySet:
         src: {anat: tuple(structs) for anat, structs in table.items()}
         for src, table in (data.get("merge") or {}).items()
     }
-    return AnatomySet(data["name"], data.get("description", "").strip(), anatomies, mapping, merge)
+    sources = {a: tuple(s) for a, s in (data.get("sentence_sources") or {}).items()}
+    for anatomy in sources:
+        if anatomy not in anatomies:
+            raise UserError(f"{source}: sentence_sources names unknown anatomy {anatomy!r}")
+    return AnatomySet(
+        data["name"], data.get("description", "").strip(), anatomies, mapping, merge, sources
+    )
 
 
 @cache

@@ -1,0 +1,75 @@
+"""Anatomy-level pooling as in fVLM: one learned query per anatomy attends only to the tokens that
+lie inside that anatomy's mask, then a separate projection per anatomy maps it to the joint space.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def unpack_bits(bits: torch.Tensor, n_anatomies: int) -> torch.Tensor:
+    """uint8 bit field (B, D, H, W) -> float masks (B, A, D, H, W)."""
+    shifts = torch.arange(n_anatomies, device=bits.device, dtype=torch.int32)
+    planes = (bits.to(torch.int32).unsqueeze(1) >> shifts.view(1, -1, 1, 1, 1)) & 1
+    return planes.to(torch.float32)
+
+
+def token_membership(
+    bits: torch.Tensor, n_anatomies: int, stride: tuple[int, int, int]
+) -> torch.Tensor:
+    """Fraction of each token's voxels inside each anatomy: (B, A, N)."""
+    masks = unpack_bits(bits, n_anatomies)
+    batch = masks.shape[0]
+    pooled = F.avg_pool3d(masks.flatten(0, 1).unsqueeze(1), kernel_size=stride, stride=stride)
+    return pooled.view(batch, n_anatomies, -1)
+
+
+class AnatomyPooling(nn.Module):
+    """Tokens (B, N, C) + membership (B, A, N) -> anatomy features (B, A, C) and validity (B, A).
+
+    An anatomy without any token in the volume (no mask, or outside the field of view) is marked
+    invalid; its feature is computed over all tokens only to keep the arithmetic finite and is
+    excluded from every loss and score.
+    """
+
+    def __init__(self, width: int, n_anatomies: int, heads: int) -> None:
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(n_anatomies, width) * 0.02)
+        self.heads = heads
+        self.q_proj = nn.Linear(width, width)
+        self.kv_proj = nn.Linear(width, 2 * width)
+        self.out_proj = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(
+        self, tokens: torch.Tensor, membership: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, n_tokens, width = tokens.shape
+        n_anat = self.queries.shape[0]
+        inside = membership > 0
+        valid = inside.any(dim=-1)
+        attend = torch.where(valid.unsqueeze(-1), inside, torch.ones_like(inside))
+        head_dim = width // self.heads
+        q = self.q_proj(self.queries).view(1, n_anat, self.heads, head_dim).transpose(1, 2)
+        k, v = self.kv_proj(tokens).view(batch, n_tokens, 2, self.heads, head_dim).unbind(2)
+        k, v = k.transpose(1, 2), v.transpose(1, 2)
+        out = F.scaled_dot_product_attention(
+            q.expand(batch, -1, -1, -1), k, v, attn_mask=attend.unsqueeze(1)
+        )
+        out = self.out_proj(out.transpose(1, 2).reshape(batch, n_anat, width))
+        return self.norm(out + self.queries), valid
+
+
+class PerAnatomyProjection(nn.Module):
+    """A separate linear projection for each anatomy: (B, A, C) -> (B, A, D)."""
+
+    def __init__(self, n_anatomies: int, width: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_anatomies, width, dim))
+        self.bias = nn.Parameter(torch.zeros(n_anatomies, dim))
+        nn.init.normal_(self.weight, std=width**-0.5)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bac,acd->bad", features, self.weight) + self.bias

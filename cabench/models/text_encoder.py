@@ -1,0 +1,114 @@
+"""Text encoder: a `transformers` BERT built from a config (trained from scratch with the
+report-trained BPE tokenizer), or a local pretrained BERT-style directory (no hub downloads).
+
+BERT is the architecture of the clinical text encoders the published CT models use, so a user's
+local pretrained model (e.g. a CXR-BERT export) drops in through `text_encoder.pretrained_path`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cabench.errors import UserError
+from cabench.models.config import TextEncoderConfig
+
+
+class TextTokenizer:
+    """Callable texts -> (input_ids, attention_mask), over a trained or pretrained tokenizer."""
+
+    def __init__(self, backend: object, max_length: int, kind: str) -> None:
+        self.backend = backend
+        self.max_length = max_length
+        self.kind = kind  # "bpe" (tokenizers.Tokenizer) or "pretrained" (transformers)
+
+    def __call__(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.kind == "bpe":
+            from cabench.text.tokenizer import encode_batch
+
+            return encode_batch(self.backend, texts, self.max_length)
+        encoded = self.backend(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        return encoded["input_ids"], encoded["attention_mask"]
+
+    def save(self, folder: Path) -> None:
+        if self.kind == "bpe":
+            self.backend.save(str(folder / "tokenizer.json"))
+        else:
+            self.backend.save_pretrained(str(folder / "tokenizer"))
+
+    @classmethod
+    def load(cls, folder: Path, config: TextEncoderConfig) -> TextTokenizer:
+        if (folder / "tokenizer.json").exists():
+            from cabench.text.tokenizer import load_tokenizer
+
+            return cls(load_tokenizer(folder / "tokenizer.json"), config.max_length, "bpe")
+        if (folder / "tokenizer").is_dir():
+            from transformers import AutoTokenizer
+
+            backend = AutoTokenizer.from_pretrained(
+                str(folder / "tokenizer"), local_files_only=True
+            )
+            return cls(backend, config.max_length, "pretrained")
+        raise UserError(f"{folder}: no tokenizer.json or tokenizer/ folder in this checkpoint")
+
+    @property
+    def vocab_size(self) -> int:
+        if self.kind == "bpe":
+            return self.backend.get_vocab_size()
+        return len(self.backend)
+
+
+def pretrained_tokenizer(config: TextEncoderConfig) -> TextTokenizer:
+    from transformers import AutoTokenizer
+
+    path = _pretrained_dir(config)
+    backend = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    return TextTokenizer(backend, config.max_length, "pretrained")
+
+
+def _pretrained_dir(config: TextEncoderConfig) -> Path:
+    path = Path(config.pretrained_path or "")
+    if not (path / "config.json").exists():
+        raise UserError(
+            f"text_encoder.pretrained_path {str(path)!r} is not a local model folder with "
+            "config.json (cabench never downloads weights; point it at a saved model)"
+        )
+    return path
+
+
+class TextEncoder(nn.Module):
+    """Texts -> [CLS] features (N, hidden)."""
+
+    def __init__(self, config: TextEncoderConfig, vocab_size: int) -> None:
+        super().__init__()
+        from transformers import AutoModel, BertConfig, BertModel
+
+        if config.type == "pretrained":
+            self.bert = AutoModel.from_pretrained(
+                str(_pretrained_dir(config)), local_files_only=True, attn_implementation="sdpa"
+            )
+        elif config.type == "bert":
+            bert_config = BertConfig(
+                vocab_size=vocab_size,
+                hidden_size=config.hidden,
+                num_hidden_layers=config.layers,
+                num_attention_heads=config.heads,
+                intermediate_size=config.intermediate,
+                max_position_embeddings=max(config.max_length, 8),
+                hidden_dropout_prob=0.0,
+                attention_probs_dropout_prob=0.0,
+                pad_token_id=0,
+            )
+            bert_config._attn_implementation = "sdpa"
+            self.bert = BertModel(bert_config, add_pooling_layer=False)
+        else:
+            raise UserError(f"text_encoder.type {config.type!r} is not one of: bert, pretrained")
+        self.hidden = self.bert.config.hidden_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask)
+        return out.last_hidden_state[:, 0]

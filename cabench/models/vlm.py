@@ -1,0 +1,114 @@
+"""The one model class behind the three families.
+
+``clip`` aligns a mean-pooled volume embedding with the whole report. ``fvlp`` pools tokens per
+anatomy (one learned query each, inside the anatomy mask), projects per anatomy, and aligns each
+with that anatomy's report sentences. ``cagcl`` is fvlp plus a global cross-anatomy term and
+clinical-aware text augmentation. Which losses run is read from the config, so ablations are
+configs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cabench.models import losses
+from cabench.models.config import ModelConfig
+from cabench.models.pooling import AnatomyPooling, PerAnatomyProjection, token_membership
+from cabench.models.text_encoder import TextEncoder
+from cabench.models.vit3d import ViT3D
+from cabench.vocab import anatomy_set
+
+
+@dataclass
+class ImageEmbeddings:
+    """L2-normalised embeddings: global (B, D) for clip, anatomy (B, A, D) for anatomy models."""
+
+    global_: torch.Tensor | None
+    anatomy: torch.Tensor | None
+    valid: torch.Tensor | None  # (B, A) bool: the anatomy has tokens inside its mask
+
+
+class VisionLanguageModel(nn.Module):
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.config = config
+        width = config.image_encoder.width
+        self.image_encoder = ViT3D(config.image_encoder, tuple(config.preprocessing.shape))
+        self.anatomies: tuple[str, ...] = ()
+        if config.anatomy_level:
+            self.anatomies = anatomy_set(config.anatomy_set).anatomies
+            self.pool = AnatomyPooling(width, len(self.anatomies), config.image_encoder.heads)
+            self.anatomy_proj = PerAnatomyProjection(len(self.anatomies), width, config.embed_dim)
+        else:
+            self.global_proj = nn.Linear(width, config.embed_dim)
+        self.text_encoder = TextEncoder(config.text_encoder, vocab_size)
+        self.text_proj = nn.Linear(self.text_encoder.hidden, config.embed_dim)
+        init = math.log(1.0 / config.losses.temperature_init)
+        self.logit_scale = nn.Parameter(torch.tensor(init))
+        if config.losses.global_variant != "none" and config.losses.global_weight > 0:
+            self.global_logit_scale = nn.Parameter(torch.tensor(init))
+
+    # -- scales -------------------------------------------------------------------------------
+    def _scale(self, parameter: torch.Tensor) -> torch.Tensor:
+        """exp(logit scale) with the temperature clamped to [temperature_min, temperature_max]."""
+        low = math.log(1.0 / self.config.losses.temperature_max)
+        high = math.log(1.0 / self.config.losses.temperature_min)
+        return parameter.clamp(low, high).exp()
+
+    def scale(self) -> torch.Tensor:
+        return self._scale(self.logit_scale)
+
+    # -- encoders -----------------------------------------------------------------------------
+    def normalise_hu(self, hu: torch.Tensor) -> torch.Tensor:
+        """HU (any dtype) -> float in [-1, 1] over the config's window, with a channel axis."""
+        low, high = self.config.preprocessing.window
+        x = (hu.float().clamp(low, high) - low) / (high - low) * 2.0 - 1.0
+        return x.unsqueeze(1) if x.dim() == 4 else x
+
+    def encode_image(self, volume: torch.Tensor, bits: torch.Tensor | None) -> ImageEmbeddings:
+        """volume: normalised (B, 1, D, H, W); bits: uint8 anatomy bit field (B, D, H, W)."""
+        tokens = self.image_encoder(volume)
+        if not self.anatomies:
+            return ImageEmbeddings(
+                F.normalize(self.global_proj(tokens.mean(1)), dim=-1), None, None
+            )
+        if bits is None:
+            raise ValueError("anatomy-level models need anatomy masks")
+        membership = token_membership(bits, len(self.anatomies), self.image_encoder.stride)
+        features, valid = self.pool(tokens, membership)
+        return ImageEmbeddings(None, F.normalize(self.anatomy_proj(features), dim=-1), valid)
+
+    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text_proj(self.text_encoder(input_ids, attention_mask)), dim=-1)
+
+    # -- training -----------------------------------------------------------------------------
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Loss terms for one batch (see cabench.train for the batch layout)."""
+        image = self.encode_image(batch["image"], batch.get("bits"))
+        cfg = self.config.losses
+        if not self.anatomies:
+            text = self.encode_text(batch["text_ids"], batch["text_mask"])
+            loss = losses.clip_loss(image.global_, text, self.scale())
+            return {"loss": loss, "clip": loss.detach()}
+        batch_size, n_anat = batch["normal"].shape
+        text = self.encode_text(batch["text_ids"], batch["text_mask"]).view(batch_size, n_anat, -1)
+        valid = image.valid & batch["text_valid"]
+        args = (image.anatomy, text, valid, batch["normal"], batch["text_hash"])
+        local = losses.local_anatomy_loss(*args, self.scale(), cfg.false_negatives)
+        out = {"local": local.detach()}
+        total = cfg.local_weight * local
+        if hasattr(self, "global_logit_scale"):
+            global_scale = self._scale(self.global_logit_scale)
+            if cfg.global_variant == "cross_anatomy":
+                term = losses.cross_anatomy_loss(*args, global_scale, cfg.false_negatives)
+            else:
+                term = losses.supcon_anatomy_loss(image.anatomy, text, valid, global_scale)
+            total = total + cfg.global_weight * term
+            out["global"] = term.detach()
+        out["loss"] = total
+        return out

@@ -1,0 +1,1 @@
+"""Text side of training: tokenizer, report -> per-anatomy sentences, training-time augmentation."""
