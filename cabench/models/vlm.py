@@ -87,6 +87,10 @@ class VisionLanguageModel(nn.Module):
         return F.normalize(self.text_proj(self.text_encoder(input_ids, attention_mask)), dim=-1)
 
     # -- training -----------------------------------------------------------------------------
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Training forward pass (what DistributedDataParallel wraps): the loss terms."""
+        return self.training_loss(batch)
+
     def training_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Loss terms for one batch (see cabench.train for the batch layout)."""
         image = self.encode_image(batch["image"], batch.get("bits"))

@@ -1,0 +1,138 @@
+"""The protocol the evaluation speaks to, and its implementation for cabench's own checkpoints.
+
+A model trained elsewhere (CT-CLIP, fVLM, ...) is benchmarked by implementing `ZeroShotModel` in
+the user's own package with the authors' code, and registering a factory under the entry-point
+group ``cabench.models``::
+
+    [project.entry-points."cabench.models"]
+    ctclip-official = "my_package.adapters:load_ctclip"   # load_ctclip(checkpoint, device)
+
+The evaluation hands the adapter HU volumes already resampled to the adapter's `preprocessing`
+(canonical orientation, see cabench/data/base.py) and, for anatomy-level models, the anatomy bit
+field of the adapter's anatomy set; it never touches the adapter's internals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from cabench.models.checkpoint import load_weights, read_card, sha256_file
+from cabench.models.config import ModelConfig, config_from_dict
+from cabench.models.text_encoder import TextTokenizer
+from cabench.models.vlm import VisionLanguageModel
+
+
+@dataclass
+class VolumeEmbeddings:
+    """L2-normalised float32 arrays. global_: (B, D) or None; anatomy: (B, A, D) or None;
+    anatomy_valid: (B, A) bool or None (False where the anatomy is absent from the volume)."""
+
+    global_: np.ndarray | None
+    anatomy: np.ndarray | None = None
+    anatomy_valid: np.ndarray | None = None
+
+
+@runtime_checkable
+class ZeroShotModel(Protocol):
+    name: str
+    anatomy_set: str | None  # the anatomy set of `anatomy` embeddings; None for global models
+    anatomies: tuple[str, ...]
+    logit_scale: float  # multiplies cosine similarities before the positive/negative softmax
+
+    def identity(self) -> str:
+        """A content hash of everything that changes the embeddings (config, weights, tokenizer)."""
+
+    def preprocessing(self) -> dict[str, Any]:
+        """{"spacing": [mm D, H, W], "shape": [D, H, W]} the model wants its volumes at."""
+
+    def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
+        """hu: int16 (B, D, H, W) HU; bits: uint8 (B, D, H, W) anatomy bit field or None."""
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """(N, D) float32, L2-normalised."""
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class TrainedModel:
+    """A cabench checkpoint (clip, fvlp or cagcl) behind the ZeroShotModel protocol."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        model: VisionLanguageModel,
+        tokenizer: TextTokenizer,
+        card: dict[str, Any],
+        folder: Path,
+        device: torch.device,
+    ) -> None:
+        self.config = config
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.card = card
+        self.folder = folder
+        self.device = device
+        self.name = card.get("name", config.name)
+        self.anatomy_set = config.anatomy_set if config.anatomy_level else None
+        self.anatomies = model.anatomies
+        self.logit_scale = float(model.scale().detach())
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "auto") -> TrainedModel:
+        folder = Path(folder)
+        card = read_card(folder)
+        config = config_from_dict(card["config"])
+        tokenizer = TextTokenizer.load(folder, config.text_encoder)
+        model = VisionLanguageModel(config, tokenizer.vocab_size)
+        model.load_state_dict(load_weights(folder, card))
+        return cls(config, model, tokenizer, card, folder, pick_device(device))
+
+    def identity(self) -> str:
+        tokenizer_file = self.folder / "tokenizer.json"
+        parts = {
+            "config": self.config.config_hash(),
+            "weights": self.card["weights_sha256"],
+            "tokenizer": sha256_file(tokenizer_file) if tokenizer_file.exists() else "pretrained",
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def preprocessing(self) -> dict[str, Any]:
+        prep = self.config.preprocessing
+        return {"spacing": list(prep.spacing), "shape": list(prep.shape)}
+
+    @torch.inference_mode()
+    def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
+        volume = self.model.normalise_hu(torch.from_numpy(np.asarray(hu)).to(self.device))
+        mask = torch.from_numpy(np.asarray(bits)).to(self.device) if bits is not None else None
+        with _autocast(self.device):
+            out = self.model.encode_image(volume, mask)
+        as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
+        valid = None if out.valid is None else out.valid.cpu().numpy()
+        return VolumeEmbeddings(as_np(out.global_), as_np(out.anatomy), valid)
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        ids, mask = self.tokenizer(texts)
+        with _autocast(self.device):
+            out = self.model.encode_text(ids.to(self.device), mask.to(self.device))
+        return out.float().cpu().numpy()
+
+
+def _autocast(device: torch.device) -> Any:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+__all__ = ["TrainedModel", "VolumeEmbeddings", "ZeroShotModel", "pick_device"]

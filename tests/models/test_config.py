@@ -1,0 +1,45 @@
+import pytest
+
+from cabench.errors import UserError
+from cabench.models.config import load_config
+
+
+def test_families_and_presets():
+    clip, fvlp, cagcl = (load_config(n) for n in ("clip", "fvlp", "cagcl"))
+    assert (clip.family, fvlp.family, cagcl.family) == ("clip", "fvlp", "cagcl")
+    assert not clip.anatomy_level and fvlp.anatomy_level
+    assert cagcl.losses.global_variant == "cross_anatomy" and cagcl.losses.global_weight > 0
+    assert cagcl.text_augmentation.shuffle_p > 0
+    assert fvlp.losses.global_weight == 0
+    full = load_config("cagcl", "full")
+    assert full.preprocessing.shape == [112, 256, 352]  # fVLM resolution, inherited from fvlp
+    assert full.losses.global_variant == "cross_anatomy"
+    assert load_config("clip", "full").image_encoder.patch_size == [10, 20, 20]  # CT-CLIP
+
+
+def test_ablations_change_one_thing():
+    base = load_config("cagcl")
+    assert load_config("cagcl-noglobal").losses.global_weight == 0
+    assert load_config("cagcl-noaug").text_augmentation.shuffle_p == 0
+    supcon = load_config("cagcl-supcon")
+    assert supcon.losses.global_variant == "supcon_anatomy"
+    assert supcon.text_augmentation == base.text_augmentation
+
+
+def test_config_hash_tracks_content():
+    assert load_config("fvlp").config_hash() != load_config("cagcl").config_hash()
+    assert load_config("fvlp").config_hash() == load_config("fvlp").config_hash()
+
+
+def test_bad_configs(tmp_path):
+    with pytest.raises(UserError, match="did you mean 'cagcl'"):
+        load_config("cagc")
+    with pytest.raises(UserError, match="no preset 'huge'"):
+        load_config("clip", "huge")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nfamily: fvlp\nlosses: {global_weigth: 1}\n")
+    with pytest.raises(UserError, match="unknown key 'global_weigth'.*global_weight"):
+        load_config(str(bad))
+    bad.write_text("name: bad\nfamily: vit\n")
+    with pytest.raises(UserError, match="family 'vit'"):
+        load_config(str(bad))
