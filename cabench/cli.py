@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -19,7 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-ls_app = typer.Typer(help="List datasets, prompt families, augmenters and models.", no_args_is_help=True)
+ls_app = typer.Typer(
+    help="List datasets, prompt families, augmenters and models.", no_args_is_help=True
+)
 app.add_typer(ls_app, name="ls")
 
 
@@ -44,6 +47,35 @@ def ls_datasets() -> None:
     from cabench.data.catalog import dataset_table
 
     dataset_table()
+
+
+@app.command("train")
+def train_command(
+    model: str = typer.Option(..., "--model", help="Model config name (see `cabench ls models`)."),
+    dataset: str = typer.Option("synth-ct-rate", "--dataset", help="Training dataset name."),
+    root: Path = typer.Option(None, "--root", help="Dataset folder (default $CABENCH_DATA/NAME)."),
+    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU) or full (GPU)."),
+    epochs: int = typer.Option(None, "--epochs", help="Override the preset's epochs."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Override the preset's batch size."),
+    lr: float = typer.Option(None, "--lr", help="Override the preset's learning rate."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint's state."),
+    force: bool = typer.Option(False, "--force", help="Retrain even if an identical one exists."),
+    out: Path = typer.Option(
+        None, "--out", help="Checkpoint folder (default models/checkpoints/NAME)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (init, batch order, augmentation)."),
+    max_cases: int = typer.Option(None, "--max-cases", help="Train on the first N cases only."),
+) -> None:
+    """Train a model on a dataset with reports; writes a safetensors checkpoint and model card."""
+    from cabench.train import TrainOptions, train
+
+    options = TrainOptions(
+        model=model, dataset=dataset, root=root, preset=preset, epochs=epochs,
+        batch_size=batch_size, lr=lr, device=device, resume=resume, force=force, out=out,
+        seed=seed, max_cases=max_cases,
+    )  # fmt: skip
+    typer.echo(str(train(options)))
 
 
 def _register_subcommands() -> None:

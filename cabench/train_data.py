@@ -31,7 +31,7 @@ def load_training_set(
     reader: DatasetReader, config: ModelConfig, split: str, max_cases: int | None
 ) -> TrainingSet:
     """Every case of ``split`` (the first ``max_cases`` if given) ready for the training loop."""
-    from cabench.data.preprocess import load_split_arrays, preprocessing_for
+    from cabench.data.loading import load_split_arrays, preprocessing_from
 
     cases = reader.cases(split)
     if max_cases is not None:
@@ -49,7 +49,7 @@ def load_training_set(
     hu, bits = load_split_arrays(
         reader,
         cases,
-        preprocessing_for(config.preprocessing),
+        preprocessing_from(vars(config.preprocessing)),
         config.anatomy_set if need_masks else None,
         description=f"load {split}",
     )
