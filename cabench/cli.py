@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from cabench import __version__
-from cabench.errors import CabenchError
+from cabench.errors import CabenchError, UserError
 from cabench.ui import console
 
 app = typer.Typer(
@@ -76,6 +76,101 @@ def train_command(
         seed=seed, max_cases=max_cases,
     )  # fmt: skip
     typer.echo(str(train(options)))
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    """NAME=VALUE options into a dict (one clear error for a malformed one)."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise UserError(f"{option} {value!r}: expected NAME=VALUE")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command("run")
+def run_command(
+    models: str = typer.Option(..., "--models", help="Comma-separated model names."),
+    dataset: str = typer.Option(..., "--dataset", help="Comma-separated dataset names."),
+    root: list[str] = typer.Option(
+        None, "--root", help="Dataset folder: DIR (one dataset) or NAME=DIR, repeatable."
+    ),
+    prompts: str = typer.Option(
+        "ctclip,fvlm,organ,clinical,report", "--prompts", help="Families or YAML paths."
+    ),
+    augment: str = typer.Option(None, "--augment", help="e.g. permutation:n=10,partial:n=10"),
+    checkpoint: list[str] = typer.Option(None, "--checkpoint", help="NAME=DIR, repeatable."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates (0: none)."),
+    threshold: str = typer.Option("youden", "--threshold", help="youden, ctclip or fixed:T."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    store: Path = typer.Option(
+        None, "--store", help="Results store (default .cabench/results.sqlite)."
+    ),
+    json_out: Path = typer.Option(None, "--json", help="Also write the result document here."),
+    split: list[str] = typer.Option(None, "--split", help="NAME=SPLIT (default: valid, or all)."),
+    anatomy_set: str = typer.Option("chest7", "--anatomy-set", help="Anatomy set for prompts."),
+    calcification: str = typer.Option(
+        "duplicate", "--calcification", help="Rad-ChestCT calcification: duplicate or merge."
+    ),
+    baseline_model: str = typer.Option(None, "--baseline-model", help="Paired differences vs."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Volumes per encoding batch."),
+    max_cases: int = typer.Option(None, "--max-cases", help="Evaluate the first N cases only."),
+) -> None:
+    """Score every model x dataset x template x finding and store the run."""
+    from cabench.eval.run import RunOptions, print_summary, run
+    from cabench.jsonio import write_json
+
+    if calcification not in ("duplicate", "merge"):
+        raise UserError(f"--calcification {calcification!r}: use duplicate or merge")
+    dataset_names = _names(dataset)
+    roots = _pairs([r for r in root or [] if "=" in r], "--root")
+    plain = [r for r in root or [] if "=" not in r]
+    if plain:
+        if len(plain) > 1 or len(dataset_names) > 1:
+            raise UserError("--root DIR works with one dataset; use --root NAME=DIR for several")
+        roots[dataset_names[0]] = plain[0]
+    options = RunOptions(
+        models=_names(models), datasets=dataset_names,
+        roots={k: Path(v) for k, v in roots.items()}, prompts=_names(prompts), augment=augment,
+        checkpoints={k: Path(v) for k, v in _pairs(checkpoint, "--checkpoint").items()},
+        bootstrap=bootstrap, threshold=threshold, seed=seed, store=store,
+        anatomy_set=anatomy_set, calcification=calcification, splits=_pairs(split, "--split"),
+        baseline_model=baseline_model, device=device, batch_size=batch_size,
+        max_cases=max_cases, command="cabench " + " ".join(sys.argv[1:]),
+    )  # fmt: skip
+    document = run(options)
+    print_summary(document)
+    if json_out is not None:
+        write_json(json_out, document)
+        console.print(f"result document: {json_out}")
+
+
+@app.command("export")
+def export_command(
+    scores: Path = typer.Option(..., "--scores", help="The .npz file to write."),
+    run: str = typer.Option("latest", "--run", help="Run id (or a unique prefix) or latest."),
+    store: Path = typer.Option(None, "--store", help="Results store."),
+) -> None:
+    """Write a run's score cubes with labels, case ids, template ids and finding names."""
+    from cabench.export import export_scores
+
+    typer.echo(str(export_scores(store, run, scores)))
+
+
+@app.command("runs")
+def runs_command(store: Path = typer.Option(None, "--store", help="Results store.")) -> None:
+    """List the runs in the store."""
+    from cabench.store import Store
+    from cabench.ui import stdout
+
+    for row in Store(store).summaries():
+        stdout.print(f"{row['run_id']}  {row['finished_at']}  {row['command']}")
 
 
 def _register_subcommands() -> None:

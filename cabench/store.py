@@ -78,15 +78,19 @@ class Store:
         except sqlite3.Error as exc:
             raise UserError(f"--store {self.path}: cannot open the results store ({exc})") from None
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=120000")
-            connection.executescript(SCHEMA)
-            connection.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA busy_timeout=120000")
+                connection.executescript(SCHEMA)
+                connection.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            except sqlite3.DatabaseError as exc:
+                raise UserError(
+                    f"--store {self.path}: not a cabench results store ({exc})"
+                ) from None
             yield connection
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"--store {self.path}: not a cabench results store ({exc})") from None
         finally:
             connection.close()
 

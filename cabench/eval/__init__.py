@@ -1,0 +1,1 @@
+"""Evaluation engine: embedding caches, the score cube, analysis, and `cabench run`."""

@@ -1,0 +1,151 @@
+"""Embedding caches: each volume is encoded once per model, each unique prompt once.
+
+Keys are content hashes: the model's identity (config hash, weights sha256, tokenizer) with the
+volume's content key (file hashes, mask hashes, preprocessing, reader options, anatomy set) or the
+prompt's text. A changed input gets a new key, so a stale embedding is never read. One SQLite file
+per model identity holds both kinds (transactional; two runs may fill it at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+from cabench import paths
+from cabench.data.base import CaseRef, DatasetReader
+from cabench.data.cache import VolumeCache
+from cabench.data.loading import preprocessing_from
+from cabench.data.preprocess import load_preprocessed
+from cabench.models.adapter import VolumeEmbeddings, ZeroShotModel
+from cabench.ui import track
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS image (key TEXT PRIMARY KEY, global BLOB, anatomy BLOB, valid BLOB,
+                                  dim INTEGER, anatomies INTEGER);
+CREATE TABLE IF NOT EXISTS text (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+
+def _blob(array: np.ndarray | None) -> bytes | None:
+    return None if array is None else np.ascontiguousarray(array, dtype=np.float32).tobytes()
+
+
+class EmbeddingCache:
+    """Cached embeddings of one model identity under ``<cache>/embeddings/<identity>.sqlite``."""
+
+    def __init__(self, model_identity: str, cache_dir: Path | None = None) -> None:
+        folder = (cache_dir or paths.cache_dir()) / "embeddings"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{model_identity[:32]}.sqlite"
+        self.identity = model_identity
+        with closing(self._connect()) as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=120)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def _key(self, content: str) -> str:
+        return hashlib.sha256(f"{self.identity}\x1f{content}".encode()).hexdigest()
+
+    # -- text ------------------------------------------------------------------------------
+    def texts(
+        self, model: ZeroShotModel, texts: Sequence[str], batch_size: int = 256
+    ) -> np.ndarray:
+        """(N, D) embeddings of ``texts``; only texts not cached yet go through the encoder."""
+        keys = [self._key("text:" + t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for key, blob in db.execute(
+                    f"SELECT key, vector FROM text WHERE key IN ({marks})", chunk
+                ):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            todo = [texts[i] for i in missing]
+            vectors = [
+                model.encode_texts(todo[s : s + batch_size])
+                for s in track(range(0, len(todo), batch_size), "encode prompts")
+            ]
+            encoded = np.concatenate(vectors).astype(np.float32)
+            with closing(self._connect()) as db, db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO text VALUES (?, ?)",
+                    [(keys[i], _blob(v)) for i, v in zip(missing, encoded, strict=True)],
+                )
+            for i, vector in zip(missing, encoded, strict=True):
+                found[keys[i]] = vector
+        return np.stack([found[k] for k in keys])
+
+    # -- volumes ---------------------------------------------------------------------------
+    def volumes(
+        self,
+        model: ZeroShotModel,
+        reader: DatasetReader,
+        cases: Sequence[CaseRef],
+        batch_size: int = 16,
+        volume_cache: VolumeCache | None = None,
+    ) -> tuple[VolumeEmbeddings, int]:
+        """Embeddings of every case (stacked in case order) and how many were encoded now."""
+        volume_cache = volume_cache or VolumeCache()
+        prep = preprocessing_from(model.preprocessing())
+        anatomy_set = model.anatomy_set or "chest7"
+        content = [volume_cache.key(reader, c, prep.key(), anatomy_set) for c in cases]
+        keys = [self._key("volume:" + k) for k in content]
+        rows: dict[str, tuple] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for row in db.execute(
+                    f"SELECT key, global, anatomy, valid, dim, anatomies FROM image "
+                    f"WHERE key IN ({marks})",
+                    chunk,
+                ):
+                    rows[row[0]] = row[1:]
+        missing = [i for i, k in enumerate(keys) if k not in rows]
+        needs_bits = model.anatomy_set is not None
+        for start in track(range(0, len(missing), batch_size), f"encode volumes ({model.name})"):
+            part = missing[start : start + batch_size]
+            loaded = [
+                load_preprocessed(reader, cases[i], prep, anatomy_set, volume_cache) for i in part
+            ]
+            hu = np.stack([h for h, _ in loaded])
+            bits = np.stack([b for _, b in loaded]) if needs_bits else None
+            out = model.encode_volumes(hu, bits)
+            new = []
+            for j, i in enumerate(part):
+                anatomy = None if out.anatomy is None else out.anatomy[j]
+                valid = None if out.anatomy_valid is None else out.anatomy_valid[j]
+                glob = None if out.global_ is None else out.global_[j]
+                dim = (anatomy if anatomy is not None else glob).shape[-1]
+                n_anat = 0 if anatomy is None else anatomy.shape[0]
+                valid_blob = None if valid is None else np.asarray(valid, np.uint8).tobytes()
+                row = (_blob(glob), _blob(anatomy), valid_blob, dim, n_anat)
+                rows[keys[i]] = row
+                new.append((keys[i], *row))
+            with closing(self._connect()) as db, db:
+                db.executemany("INSERT OR REPLACE INTO image VALUES (?, ?, ?, ?, ?, ?)", new)
+        return _stack([rows[k] for k in keys]), len(missing)
+
+
+def _stack(rows: list[tuple]) -> VolumeEmbeddings:
+    glob_rows = [r[0] for r in rows]
+    dim, n_anat = rows[0][3], rows[0][4]
+    glob = None if glob_rows[0] is None else np.stack(
+        [np.frombuffer(b, np.float32) for b in glob_rows]
+    )  # fmt: skip
+    if not n_anat:
+        return VolumeEmbeddings(glob)
+    anatomy = np.stack([np.frombuffer(r[1], np.float32).reshape(n_anat, dim) for r in rows])
+    valid = np.stack([np.frombuffer(r[2], np.uint8).astype(bool) for r in rows])
+    return VolumeEmbeddings(glob, anatomy, valid)
