@@ -14,7 +14,8 @@ from cabench.prompts.augment import (
     expand_family,
     get_augmenter,
 )
-from cabench.prompts.family import Family, family_names, load_family, parse_family, search_path
+from cabench.prompts.family import Family, load_family, parse_family
+from cabench.prompts.locate import family_names, search_path
 from cabench.prompts.render import PromptRow, render, render_all, unique_prompts
 from cabench.prompts.spec import AugmentStep, parse_spec
 from cabench.prompts.template import Clause, Template

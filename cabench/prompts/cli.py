@@ -16,7 +16,8 @@ from rich.table import Table
 from cabench import vocab
 from cabench.errors import UserError
 from cabench.prompts.augment import AUGMENTERS, augmenter_params, expand_family, get_augmenter
-from cabench.prompts.family import Family, family_files, load_family
+from cabench.prompts.family import Family, load_family
+from cabench.prompts.locate import family_files
 from cabench.prompts.render import render_all
 from cabench.prompts.spec import DEFAULT_N, DEFAULT_SEED
 from cabench.prompts.template import Template
@@ -38,6 +39,10 @@ def _origin_text(template: Template) -> str:
     index = origin.get("index", 0) + 1
     label = f" {template.label}" if template.label else ""
     return f"{'canonical' if template.canonical else 'template'} #{index}{label}"
+
+
+def _count(n: int) -> str:
+    return f"{n} template{'' if n == 1 else 's'}"
 
 
 def _family_json(family: Family) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def show(
     for note in expansion.notes:
         console.print(escape(note), soft_wrap=True)
     typer.echo(
-        f"# {loaded.family_id}: {len(expansion.templates)} templates, anatomy set {chosen_set.name}"
+        f"# {loaded.family_id}: {_count(len(expansion.templates))}, anatomy set {chosen_set.name}"
     )
     for i, template in enumerate(expansion.templates):
         typer.echo(f"\n[{template.template_id}] {_origin_text(template)}")
@@ -115,7 +120,7 @@ def validate(
         for note in expansion.notes:
             console.print(escape(note), soft_wrap=True)
         total = len(expansion.templates)
-    typer.echo(f"ok: {total} templates ({loaded.family_id})")
+    typer.echo(f"ok: {_count(total)} ({loaded.family_id})")
 
 
 @app.command("variables")

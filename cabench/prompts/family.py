@@ -1,15 +1,12 @@
-"""Prompt families: YAML files of templates, found by name or path, parsed and validated on load.
+"""Prompt families: YAML files of templates, parsed and validated when loaded.
 
-Built-in families live in the checkout's top-level ``prompts/`` folder; folders listed in
-``CABENCH_PROMPTS_PATH`` (os.pathsep-separated) are searched first. A path to a ``.yaml`` file
-always works. See docs/prompts.md for the schema.
+Where files are found is :mod:`cabench.prompts.locate`; the schema is in docs/prompts.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +14,13 @@ from typing import Any
 
 import yaml
 
-import cabench
 from cabench import vocab
 from cabench.errors import UserError
+from cabench.prompts.locate import looks_like_path, resolve
 from cabench.prompts.template import Clause, Template, TemplateFormatError, span_count, split_spans
 from cabench.prompts.variables import VARIABLES
 from cabench.registry import did_you_mean
 
-ENV_VAR = "CABENCH_PROMPTS_PATH"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = {"name", "version", "description", "source", "metadata", "overrides", "templates"}
 _TEMPLATE_KEYS = {"positive", "negative", "clauses", "separator", "label"}
@@ -57,56 +53,6 @@ class Family:
     def where(self) -> str:
         """How error messages name this family: its file, else its name."""
         return str(self.path) if self.path is not None else f"family {self.name!r}"
-
-
-def repo_root() -> Path:
-    """The checkout cabench runs from (the folder holding the ``cabench`` package)."""
-    return Path(cabench.__file__).resolve().parents[1]
-
-
-def builtin_dir() -> Path:
-    return repo_root() / "prompts"
-
-
-def search_path() -> list[Path]:
-    """Folders searched for families by name: $CABENCH_PROMPTS_PATH first, then the built-ins."""
-    extra = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
-    return [*extra, builtin_dir()]
-
-
-def family_files() -> dict[str, Path]:
-    """Family name (file stem) -> file, the first folder on the search path winning."""
-    found: dict[str, Path] = {}
-    for folder in search_path():
-        if not folder.is_dir():
-            continue
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            found.setdefault(path.stem, path)
-    return found
-
-
-def family_names() -> list[str]:
-    return sorted(family_files())
-
-
-def _looks_like_path(text: str) -> bool:
-    return text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text
-
-
-def resolve(name_or_path: str) -> Path:
-    """The file of a family given by name (search path) or by path."""
-    if _looks_like_path(name_or_path):
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise UserError(f"prompt family file {name_or_path} not found: check the path")
-        return path
-    files = family_files()
-    if name_or_path not in files:
-        raise UserError(
-            f"unknown prompt family {name_or_path!r}: {did_you_mean(name_or_path, sorted(files))}"
-            " (or give a path to a .yaml file)"
-        )
-    return files[name_or_path]
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -295,7 +241,7 @@ def load_family(name_or_path: str, *, validate: bool = True) -> Family:
     """Load a family by name or path and validate it (renders every finding; see validate.py)."""
     path = resolve(name_or_path)
     family = parse_family(read_yaml(path), path)
-    if not _looks_like_path(name_or_path) and family.name != path.stem:
+    if not looks_like_path(name_or_path) and family.name != path.stem:
         raise UserError(
             f"{path}: the family is named {family.name!r} but the file is {path.name};"
             " rename one so they match"

@@ -83,7 +83,7 @@ def test_show_path_and_validate_ok(family_file):
     path = family_file()
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().startswith("ok: 1 templates (tiny@1:")
+    assert result.stdout.strip().startswith("ok: 1 template (tiny@1:")
     result = runner.invoke(app, ["validate", "clinical", "--augment", "permutation:n=3"])
     assert result.stdout.strip().startswith("ok: 13 templates (clinical@1:")
     shown = runner.invoke(app, ["show", str(path), "--finding", "Cardiomegaly"])

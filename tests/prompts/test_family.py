@@ -4,7 +4,7 @@ import pytest
 
 from cabench.errors import UserError
 from cabench.prompts import family_names, load_family, validate_family
-from cabench.prompts.family import ENV_VAR, builtin_dir, family_files
+from cabench.prompts.locate import ENV_VAR, builtin_dir, family_files
 
 BUILTINS = ["clinical", "ctclip", "fvlm", "organ", "report"]
 
