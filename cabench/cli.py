@@ -173,10 +173,65 @@ def runs_command(store: Path = typer.Option(None, "--store", help="Results store
         stdout.print(f"{row['run_id']}  {row['finished_at']}  {row['command']}")
 
 
+@app.command("check")
+def check_command(
+    baseline: Path = typer.Option(..., "--baseline", help="Baseline JSON file."),
+    run: str = typer.Option("latest", "--run", help="Run id (or a unique prefix) or latest."),
+    store: Path = typer.Option(None, "--store", help="Results store."),
+    max_std_increase: float = typer.Option(0.01, "--max-std-increase", help="AUC std tolerance."),
+    max_mean_drop: float = typer.Option(0.02, "--max-mean-drop", help="Mean AUC tolerance."),
+    max_worst_drop: float = typer.Option(0.03, "--max-worst-drop", help="Worst AUC tolerance."),
+) -> None:
+    """Fail (exit 1) when prompt variance, mean or worst-case AUC regressed vs a baseline."""
+    from cabench.check import Limits, check
+    from cabench.ui import stdout
+
+    verdicts, table = check(
+        store, run, baseline, Limits(max_std_increase, max_mean_drop, max_worst_drop)
+    )
+    stdout.print(table, markup=False)
+    if any(v.regressed for v in verdicts):
+        raise typer.Exit(1)
+
+
+baseline_app = typer.Typer(help="Write regression-gate baselines.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("write")
+def baseline_write(
+    out: Path = typer.Option(..., "--out", help="Baseline JSON file to write."),
+    run: str = typer.Option("latest", "--run", help="Run id (or a unique prefix) or latest."),
+    store: Path = typer.Option(None, "--store", help="Results store."),
+) -> None:
+    """Write a baseline (small, readable JSON) from a stored run."""
+    from cabench.check import write_baseline
+
+    typer.echo(str(write_baseline(store, run, out)))
+
+
+@ls_app.command("prompts")
+def ls_prompts() -> None:
+    """Prompt families on the search path: name, version, templates, description, path."""
+    from cabench.prompts.cli import ls_prompts as table
+
+    table()
+
+
+@ls_app.command("augmenters")
+def ls_augmenters() -> None:
+    """Registered prompt augmenters with their parameters."""
+    from cabench.prompts.cli import ls_augmenters as table
+
+    table()
+
+
 def _register_subcommands() -> None:
     from cabench.data.cli import app as data_app
+    from cabench.prompts.cli import app as prompts_app
 
     app.add_typer(data_app, name="data")
+    app.add_typer(prompts_app, name="prompts")
 
 
 _register_subcommands()
@@ -200,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"error: {escape(exc.format_message())}")
         return exc.exit_code
     except CabenchError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("interrupted")

@@ -1,6 +1,7 @@
 import json
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -58,21 +59,21 @@ def test_tampered_artifact_is_refused(tmp_path):
         store.get_arrays(digest)
 
 
-def _writer(path, run_id):
-    Store(path).write_run(
-        _document(run_id), [MetricRow("m", "d", "f", "t", "x", "auc", 0.1)] * 200, []
-    )
+WRITER = """
+import sys
+from cabench.store import MetricRow, Store
+document = {"run_id": sys.argv[2], "created_at": "t0", "finished_at": sys.argv[2],
+            "command": "test", "seed": 0, "threshold_policy": "youden"}
+Store(sys.argv[1]).write_run(document, [MetricRow("m", "d", "f", "t", "x", "auc", 0.1)] * 200, [])
+"""
 
 
 def test_two_writers_both_complete(tmp_path):
     path = tmp_path / "r.sqlite"
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, f"run-{i}")) for i in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"run-{i}"]) for i in range(2)
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
     store = Store(path)
     assert sorted(store.run_ids()) == ["run-0", "run-1"]
     assert all(len(store.metric_rows(r)) == 200 for r in store.run_ids())

@@ -12,6 +12,7 @@ from cabench.models.config import available_configs
 from cabench.registry import Registry, did_you_mean
 
 ADAPTERS: Registry = Registry("model", "cabench.models")
+ADAPTERS.register("dummy", "cabench.models.dummy:load_dummy")
 
 
 def model_names() -> list[str]:
