@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
@@ -31,7 +32,6 @@ from cabench.registry import did_you_mean
 WINDOW = (-1000.0, 400.0)
 FINDINGS_DIR = Path("cabench_synth") / "findings"
 ANATOMY_COLOURS = ["#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2"]
-FINDING_COLOURS = ["#ffd700", "#00e5ff", "#ff00ff", "#7fff00", "#ff4500", "#ffffff"]
 
 
 def find_case(reader: DatasetReader, case_id: str) -> CaseRef:
@@ -122,7 +122,7 @@ def render_case(
             for j, name in enumerate(finding_names):
                 present = (field_view & np.uint32(1 << j)) > 0
                 if present.any():
-                    colour = FINDING_COLOURS[j % len(FINDING_COLOURS)]
+                    colour = colormaps["hsv"](j / max(len(finding_names), 1))  # bright hues
                     overlay = np.ma.masked_where(~present, present)
                     cmap = ListedColormap([colour])
                     ax.imshow(

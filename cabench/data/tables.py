@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from cabench.errors import DataError
 
@@ -92,15 +93,13 @@ def binary_labels(
     Vectorised: Rad-ChestCT label files have thousands of columns.
     """
     columns = list(columns)
-    numeric = {}
-    for column in columns:
-        values = frame[column]
-        if not pd.api.types.is_numeric_dtype(values):
-            values = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
-        numeric[column] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    matrix = (
-        np.column_stack([numeric[c] for c in columns]) if columns else np.zeros((len(frame), 0))
-    )
+    values = frame[columns]
+    text = [c for c, d in zip(columns, values.dtypes, strict=True) if not is_numeric_dtype(d)]
+    if text:  # CT-RATE reads as strings; a blank or a word turns a Rad-ChestCT column to text
+        values = values.copy()
+        for column in text:
+            values[column] = pd.to_numeric(values[column].astype(str).str.strip(), errors="coerce")
+    matrix = values.to_numpy(dtype=np.float64, na_value=np.nan).reshape(len(frame), len(columns))
     bad = ~((matrix == 0.0) | (matrix == 1.0))
     if bad.any():
         r, c = (int(v[0]) for v in np.nonzero(bad))
