@@ -5,10 +5,11 @@ difference between two models (or two templates) in a replicate is a paired diff
 
 The per-template macro AUC of every replicate is computed without re-sorting: each column is
 sorted once, and a resample is just a multiplicity weight per case (how often it was drawn). The
-weighted Mann-Whitney statistic of a column is then
-``sum over positives i of w_i * (W_neg below s_i + W_neg tied with s_i / 2)``, read from cumulative
-sums of the negatives' weights in their pre-sorted order. This equals :func:`auc` on the explicitly
-resampled data, ties included.
+weighted Mann-Whitney statistic of a column,
+``U = sum over positives i of w_i * (W_neg below s_i + W_neg tied with s_i / 2)``, is read from
+cumulative sums of one class's weights in its pre-sorted order, binned against the other class's
+weights by a sparse product. This equals :func:`auc` on the explicitly resampled data, ties
+included (bench/bench_metrics.py measures the speed).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 
 from cabench.stats.ranking import check_labels
 from cabench.stats.robustness import SPREAD_STATISTICS, spread_statistics
 
-_CHUNK_ELEMENTS = 4_000_000  # replicates x templates x cases per step (bounds memory to ~50 MB)
+_CHUNK_ELEMENTS = 4_000_000  # replicates x templates x cases per step (bounds scratch memory)
 
 
 def case_resamples(
@@ -51,53 +53,95 @@ def case_resamples(
 
 @dataclass
 class _Finding:
-    """One finding's columns, sorted once: negatives in score order and where positives fall."""
+    """One finding's columns sorted once.
 
-    pos_cases: np.ndarray  # (P,)
-    neg_sorted: np.ndarray  # (T, N) negative case indices in ascending score order per template
-    below: np.ndarray  # (T, P) negatives scoring strictly below each positive
-    below_or_tied: np.ndarray | None  # (T, P) negatives scoring <= each positive; None: no ties
+    The smaller class is kept in score order per template ("sorted"); each case of the other class
+    ("looked-up") knows how many sorted-class cases score below it (``lo``) and below or tied
+    (``hi``). ``lookup`` is the sparse (T * (S + 1), L) matrix with a 1 at (t, lo) and at (t, hi)
+    for every looked-up case, so ``lookup @ weights`` bins the looked-up weights by position.
+    """
+
+    sorted_cases: np.ndarray  # (T * S,) sorted-class case indices, ascending score per template
+    looked_up: np.ndarray  # (L,) the other class's case indices
+    lookup: scipy.sparse.csr_matrix
+    positives_looked_up: bool  # else the pair count is the complement: W_pos W_neg - U
 
 
-def _prepare(probs: np.ndarray, labels: np.ndarray) -> list[_Finding]:
+def _prepare(probs: np.ndarray, labels: np.ndarray, dtype: np.dtype) -> list[_Finding]:
     findings = []
+    n_templates = probs.shape[1]
     for f in range(labels.shape[1]):
         pos_cases = np.flatnonzero(labels[:, f] == 1)
         neg_cases = np.flatnonzero(labels[:, f] == 0)
         if pos_cases.size == 0 or neg_cases.size == 0:
             continue  # AUC undefined in every replicate; the macro skips it
-        neg_scores = probs[neg_cases, :, f].T
-        order = np.argsort(neg_scores, axis=1)
-        neg_sorted_scores = np.take_along_axis(neg_scores, order, axis=1)
-        pos_scores = probs[pos_cases, :, f].T
-        below = np.empty(pos_scores.shape, dtype=np.intp)
-        upto = np.empty(pos_scores.shape, dtype=np.intp)
-        for t in range(pos_scores.shape[0]):
-            below[t] = np.searchsorted(neg_sorted_scores[t], pos_scores[t], side="left")
-            upto[t] = np.searchsorted(neg_sorted_scores[t], pos_scores[t], side="right")
-        tied = not np.array_equal(below, upto)
-        findings.append(_Finding(pos_cases, neg_cases[order], below, upto if tied else None))
+        # Cumulative sums cost more per case than look-ups: sort the smaller class.
+        positives_looked_up = pos_cases.size >= neg_cases.size
+        sorted_class, other = (
+            (neg_cases, pos_cases) if positives_looked_up else (pos_cases, neg_cases)
+        )
+        sorted_scores = probs[sorted_class, :, f].T
+        order = np.argsort(sorted_scores, axis=1)
+        sorted_scores = np.take_along_axis(sorted_scores, order, axis=1)
+        other_scores = probs[other, :, f].T
+        rows = np.empty((2, n_templates, other.size), dtype=np.int64)
+        for t in range(n_templates):
+            rows[0, t] = np.searchsorted(sorted_scores[t], other_scores[t], side="left")
+            rows[1, t] = np.searchsorted(sorted_scores[t], other_scores[t], side="right")
+        rows += np.arange(n_templates)[:, None] * (sorted_class.size + 1)
+        cols = np.broadcast_to(np.arange(other.size), rows.shape)
+        lookup = scipy.sparse.csr_matrix(  # duplicates (no tie: lo == hi) sum to 2
+            (np.ones(rows.size, dtype=dtype), (rows.ravel(), cols.ravel())),
+            shape=(n_templates * (sorted_class.size + 1), other.size),
+        )
+        findings.append(_Finding(sorted_class[order].ravel(), other, lookup, positives_looked_up))
     return findings
 
 
-def _weighted_auc(
-    finding: _Finding, weights: np.ndarray, count_dtype: type, float_dtype: type
-) -> np.ndarray:
-    """(Rc, T) AUC of one finding under multiplicity ``weights`` (Rc, n)."""
-    r, (t, n_neg) = weights.shape[0], finding.neg_sorted.shape
-    neg_w = np.take(weights, finding.neg_sorted, axis=1)  # (Rc, T, N)
-    cum = np.zeros((r, t, n_neg + 1), dtype=count_dtype)
-    np.cumsum(neg_w, axis=2, out=cum[:, :, 1:])
-    twice = np.take_along_axis(cum, finding.below[None], axis=2).astype(float_dtype)
-    if finding.below_or_tied is None:
-        twice *= 2
-    else:
-        twice += np.take_along_axis(cum, finding.below_or_tied[None], axis=2)
-    pos_w = weights[:, finding.pos_cases].astype(float_dtype)
-    numerator = np.matmul(twice, pos_w[:, :, None])[:, :, 0].astype(np.float64)
-    denominator = 2.0 * pos_w.sum(axis=1, dtype=np.float64) * cum[:, 0, -1]
+class _Workspace:
+    """Scratch arrays reused across findings and chunks by one worker thread.
+
+    Fresh multi-megabyte temporaries cost a page fault per 4 KiB on every call (the allocator
+    hands them back to the OS); reusing them removes that cost.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        array = self._arrays.get(name)
+        if array is None or array.size < size or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(size, dtype=dtype)
+        return array[:size].reshape(shape)
+
+
+def _weighted_auc(finding: _Finding, weights: np.ndarray, space: _Workspace) -> np.ndarray:
+    """(Rc, T) AUC of one finding under multiplicity ``weights`` (n, Rc), case-major.
+
+    ``cum[t, k]`` is the sorted-class weight of the first k cases in template t's order and
+    ``binned = lookup @ looked-up weights``; their dot product over k is, per template,
+    sum over looked-up cases of w_i (weight below + weight below or tied) = 2 U when positives
+    are looked up, else 2 (W_pos W_neg - U). All values are integer counts: exact in float32
+    below 2**24, and the dot product is accumulated in float64.
+    """
+    r, dtype = weights.shape[1], weights.dtype
+    n_sorted = finding.sorted_cases.size
+    n_templates = finding.lookup.shape[0] - n_sorted  # T (S + 1) rows minus T S sorted cases
+    per_template = n_sorted // n_templates
+    sorted_w = space.get("sorted", (n_sorted, r), dtype)
+    np.take(weights, finding.sorted_cases, axis=0, out=sorted_w)
+    cum = space.get("cum", (n_templates, per_template + 1, r), dtype)
+    cum[:, 0] = 0
+    np.cumsum(sorted_w.reshape(n_templates, per_template, r), axis=1, out=cum[:, 1:])
+    look_w = np.take(weights, finding.looked_up, axis=0)
+    binned = (finding.lookup @ look_w).reshape(cum.shape)
+    twice_u = np.einsum("tkr,tkr->rt", cum, binned, dtype=np.float64)
+    pairs = (look_w.sum(axis=0, dtype=np.float64) * cum[0, -1])[:, None]  # W_pos * W_neg
+    if not finding.positives_looked_up:
+        twice_u = 2.0 * pairs - twice_u
     with np.errstate(divide="ignore", invalid="ignore"):
-        return numerator / denominator[:, None]
+        return twice_u / (2.0 * pairs)
 
 
 def bootstrap_macro_auc(
@@ -108,7 +152,8 @@ def bootstrap_macro_auc(
     ``probs`` (n, T, F), ``labels`` (n, F) with -1 for not labelled, ``resamples`` (R, n) from
     :func:`case_resamples`. A finding whose resample lacks positives or negatives is left out of
     that replicate's macro (as :func:`macro` does); NaN where no finding is left. Replicates run
-    in chunks (bounded memory) on ``workers`` threads (default: up to 2; numpy releases the GIL).
+    in chunks (bounded memory) on ``workers`` threads (default: up to 2; numpy and scipy's sparse
+    products release the GIL).
     """
     probs = np.asarray(probs)
     labels = check_labels(labels)
@@ -116,34 +161,36 @@ def bootstrap_macro_auc(
     n, t, _ = probs.shape
     if labels.shape != (n, probs.shape[2]) or resamples.ndim != 2 or resamples.shape[1] != n:
         raise ValueError("expected probs (n, T, F), labels (n, F) and resamples (R, n)")
-    findings = _prepare(probs, labels)
-    # Exact integer arithmetic: cumulative weights fit int16 below 16,384 cases; float32 sums of
-    # products stay exact below 2**24.
-    count_dtype = np.int16 if n < 2**14 else np.int32
-    float_dtype = np.float32 if n * n < 2**24 else np.float64
+    # Weights and their cumulative sums are integers up to 2 n: exact in float32 below 2**24
+    # cases, which halves memory traffic.
+    dtype = np.dtype(np.float32 if n < 2**23 else np.float64)
+    findings = _prepare(probs, labels, dtype)
     n_rep = resamples.shape[0]
     step = max(1, _CHUNK_ELEMENTS // max(1, t * n))
-
-    def run(r0: int) -> tuple[int, np.ndarray]:
-        rows = resamples[r0 : r0 + step]
-        flat = (np.arange(rows.shape[0])[:, None] * n + rows).ravel()
-        weights = np.bincount(flat, minlength=rows.shape[0] * n).reshape(rows.shape[0], n)
-        weights = weights.astype(count_dtype)
-        total = np.zeros((rows.shape[0], t))
-        count = np.zeros((rows.shape[0], t))
-        for finding in findings:
-            values = _weighted_auc(finding, weights, count_dtype, float_dtype)
-            ok = np.isfinite(values)
-            total += np.where(ok, values, 0.0)
-            count += ok
-        with np.errstate(invalid="ignore"):
-            return r0, total / count
-
+    starts = list(range(0, n_rep, step))
+    workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(starts)))
     out = np.empty((n_rep, t))
-    workers = workers or min(2, os.cpu_count() or 1)
+
+    def run(worker: int) -> None:
+        space = _Workspace()
+        for r0 in starts[worker::workers]:
+            rows = resamples[r0 : r0 + step]
+            r = rows.shape[0]
+            # Case-major multiplicities: weights[i, j] = times case i is drawn in replicate j.
+            flat = (rows * r + np.arange(r)[:, None]).ravel()
+            weights = np.bincount(flat, minlength=n * r).reshape(n, r).astype(dtype)
+            total = np.zeros((r, t))
+            count = np.zeros((r, t))
+            for finding in findings:
+                values = _weighted_auc(finding, weights, space)
+                ok = np.isfinite(values)
+                total += np.where(ok, values, 0.0)
+                count += ok
+            with np.errstate(invalid="ignore"):
+                out[r0 : r0 + r] = total / count
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for r0, values in pool.map(run, range(0, n_rep, step)):
-            out[r0 : r0 + values.shape[0]] = values
+        list(pool.map(run, range(workers)))
     return out
 
 
