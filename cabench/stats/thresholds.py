@@ -1,6 +1,7 @@
 """Threshold policies that turn scores into yes/no predictions (``score >= threshold``).
 
-- ``youden`` (default): per column, the observed score maximising Youden's J = TPR - FPR. It is
+- ``youden`` (default): per column, the labelled case's score maximising Youden's J = TPR - FPR
+  (ties in J: the highest such score; J is compared exactly, as TP N - FP P in integers). It is
   chosen on the evaluation set itself, as CT-CLIP does, so the binary metrics it yields are
   optimistic (an upper bound on what a threshold fixed in advance would give).
 - ``ctclip``: CT-CLIP's rule. Grid ``numpy.linspace(0, 1, 100)`` (0, 1/99, 2/99, ..., 1), CT-CLIP
