@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from monai.transforms import ResizeWithPadOrCrop, Spacing
 
 from cabench.data import open_dataset
 from cabench.data.base import Volume
@@ -18,6 +19,7 @@ from cabench.data.cache import VolumeCache
 from cabench.data.preprocess import (
     PreprocessedDataset,
     Preprocessing,
+    _grid,
     bytes_per_case,
     estimate_ram,
     load_preprocessed,
@@ -72,6 +74,36 @@ def test_preprocess_output_grid_dtypes_and_values(shape, spacing, target, out, s
     assert got_bits.dtype == np.uint8 and got_bits.shape == out
     assert got_hu.min() >= -1024 and got_hu.max() <= 3071
     assert set(np.unique(got_bits)) <= {0, 1, 8, 9, 40}  # nearest: no blended bit patterns
+
+
+def _reference(volume: Volume, bits: np.ndarray, prep: Preprocessing):
+    """The naive MONAI chain: resample the whole volume, then centre-crop or pad."""
+    image = np.clip(volume.hu.astype(np.float32), *prep.clip)
+    hu = Spacing(prep.spacing, mode="bilinear", dtype=torch.float32)(_grid(image, volume.spacing))
+    hu = ResizeWithPadOrCrop(prep.shape, value=prep.pad_value)(hu)
+    mask = _grid(bits.astype(np.float32), volume.spacing)
+    mask = Spacing(prep.spacing, mode="nearest", dtype=torch.float32)(mask)
+    mask = ResizeWithPadOrCrop(prep.shape, value=0)(mask)
+    return np.rint(np.asarray(hu)[0]).astype(np.int16), np.asarray(mask)[0].astype(np.uint8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.tuples(*[st.integers(3, 18)] * 3),
+    spacing=st.tuples(*[st.sampled_from([0.7, 1.3, 2.69])] * 3),
+    target=st.tuples(*[st.sampled_from([0.9, 1.7, 2.3])] * 3),  # no exact nearest-neighbour ties
+    out=st.tuples(*[st.integers(2, 24)] * 3),
+    seed=st.integers(0, 10),
+)
+def test_equals_monai_spacing_then_resize_with_pad_or_crop(shape, spacing, target, out, seed):
+    rng = np.random.default_rng(seed)
+    volume = Volume(rng.integers(-1500, 3500, size=shape).astype(np.int16), spacing)
+    bits = rng.choice(np.array([0, 1, 8, 40], np.uint8), size=shape)
+    prep = Preprocessing(spacing=target, shape=out)
+    hu, got_bits = preprocess(volume, bits, prep)
+    ref_hu, ref_bits = _reference(volume, bits, prep)
+    assert np.abs(hu.astype(np.int32) - ref_hu).max() <= 1  # float rounding at .5 HU
+    np.testing.assert_array_equal(got_bits, ref_bits)
 
 
 def test_native_grid_is_kept_exactly_and_padding_uses_the_pad_value():
