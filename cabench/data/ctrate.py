@@ -80,6 +80,22 @@ def index_volumes(folder: Path) -> dict[str, Path]:
     return found
 
 
+def v1_rescale(metadata, r: int, label: str) -> tuple[float, float, tuple[float, float, float]]:
+    """(slope, intercept, spacing along the L, P, S array axes) from a v1 metadata row."""
+
+    def where(column: str) -> str:
+        return f"{label} row {tables.row_number(r)}, column {column!r}"
+
+    row = metadata.iloc[r]
+    slope = tables.parse_number(row["RescaleSlope"], where("RescaleSlope"))
+    intercept = tables.parse_number(row["RescaleIntercept"], where("RescaleIntercept"))
+    xy = tables.parse_number_list(row["XYSpacing"], 2, where("XYSpacing"))
+    z = tables.parse_number(row["ZSpacing"], where("ZSpacing"))
+    if min(*xy, z) <= 0 or slope == 0:
+        raise DataError(f"{where('XYSpacing')}: spacings and slope must be positive (fix the row)")
+    return slope, intercept, (xy[0], xy[1], z)
+
+
 class CTRateReader(DatasetReader):
     """CT-RATE v1/v2 volumes, reports, predicted labels, metadata and optional anatomy masks."""
 
@@ -166,36 +182,33 @@ class CTRateReader(DatasetReader):
             "radiology_text_reports", REPORTS[split], ["VolumeName", *REPORT_SECTIONS]
         )
         metadata, metadata_at = None, ""
-        meta_path = self.data_dir / "metadata" / METADATA[split]
-        if info.layout == "v1" or meta_path.is_file():
+        if info.layout == "v1" or (self.data_dir / "metadata" / METADATA[split]).is_file():
             needed = ["VolumeName", *V1_COLUMNS] if info.layout == "v1" else ["VolumeName"]
             metadata, metadata_at = self._csv("metadata", METADATA[split], needed)
         for frame, label in ((labels, labels_at), (reports, reports_at)):
             self._check_names(frame, label, split)
-        values = tables.binary_labels(labels, findings, "VolumeName", labels_at)
-        files = index_volumes(info.folder)
-        report_rows = dict(zip(reports["VolumeName"], reports.index, strict=True))
-        label_rows = set(labels["VolumeName"])
-        for name, i in report_rows.items():
-            if name not in label_rows:
+        values = tables.binary_labels(labels, findings, "VolumeName", labels_at).to_numpy()
+        texts = {s: [tables.clean_text(t) for t in reports[s]] for s in REPORT_SECTIONS}
+        report_at = {name: r for r, name in enumerate(reports["VolumeName"])}
+        label_names = list(labels["VolumeName"])
+        known = set(label_names)
+        for r, name in enumerate(reports["VolumeName"]):
+            if name not in known:
                 raise DataError(
-                    f"{reports_at} row {tables.row_number(i)}: VolumeName {name + SUFFIX!r} has no "
+                    f"{reports_at} row {tables.row_number(r)}: VolumeName {name + SUFFIX!r} has no "
                     f"row in {labels_at} (add its labels or drop the report row)"
                 )
-        meta_rows = (
-            {}
-            if metadata is None
-            else dict(zip(metadata["VolumeName"], metadata.index, strict=True))
-        )
+        files = index_volumes(info.folder)
         for stem, path in files.items():
-            if stem not in label_rows:
+            if stem not in known:
                 raise DataError(
                     f"{path}: volume has no row in {labels_at} "
                     "(add its row to the CSVs or move the file out of the dataset)"
                 )
-        for i, name in zip(labels.index, labels["VolumeName"], strict=True):
-            where = f"{labels_at} row {tables.row_number(i)}"
-            if name not in report_rows:
+        meta_at = {} if metadata is None else {n: r for r, n in enumerate(metadata["VolumeName"])}
+        for r, name in enumerate(label_names):
+            where = f"{labels_at} row {tables.row_number(r)}"
+            if name not in report_at:
                 raise DataError(
                     f"{where}: VolumeName {name + SUFFIX!r} has no row in {reports_at} "
                     "(add its report row)"
@@ -209,34 +222,17 @@ class CTRateReader(DatasetReader):
                     "with missing_volumes='skip' to use only the volumes present)"
                 )
             if info.layout == "v1":
-                if name not in meta_rows:
+                if name not in meta_at:
                     raise DataError(
                         f"{metadata_at}: no row for VolumeName {name + SUFFIX!r} (v1 volumes need "
                         "RescaleSlope, RescaleIntercept, XYSpacing and ZSpacing)"
                     )
-                info.rescale[name] = self._rescale(metadata, meta_rows[name], metadata_at)
-            info.cases.append(
-                self._case(split, name, files[name], values.loc[i], reports.loc[report_rows[name]])
-            )
+                info.rescale[name] = v1_rescale(metadata, meta_at[name], metadata_at)
+            report = {s: texts[s][report_at[name]] for s in REPORT_SECTIONS}
+            labels_of = dict(zip(findings, values[r].tolist(), strict=True))
+            info.cases.append(self._case(split, name, files[name], labels_of, report))
 
-    def _rescale(
-        self, metadata, i: int, label: str
-    ) -> tuple[float, float, tuple[float, float, float]]:
-        def where(column: str) -> str:
-            return f"{label} row {tables.row_number(i)}, column {column!r}"
-
-        row = metadata.loc[i]
-        slope = tables.parse_number(row["RescaleSlope"], where("RescaleSlope"))
-        intercept = tables.parse_number(row["RescaleIntercept"], where("RescaleIntercept"))
-        xy = tables.parse_number_list(row["XYSpacing"], 2, where("XYSpacing"))
-        z = tables.parse_number(row["ZSpacing"], where("ZSpacing"))
-        if min(*xy, z) <= 0 or slope == 0:
-            raise DataError(
-                f"{where('XYSpacing')}: spacings and slope must be positive (fix the row)"
-            )
-        return slope, intercept, (xy[0], xy[1], z)  # along the L, P, S array axes
-
-    def _case(self, split: str, name: str, path: Path, labels, report) -> CaseRef:
+    def _case(self, split: str, name: str, path: Path, labels: dict, report: dict) -> CaseRef:
         _, patient, scan, recon = NAME.match(name).groups()
         mask = masks.locate(self.masks.root / path.relative_to(self.data_dir))
         return CaseRef(
@@ -246,8 +242,8 @@ class CTRateReader(DatasetReader):
             patient_id=f"{split}_{patient}",
             volume_path=path,
             mask_path=mask,
-            labels={k: int(v) for k, v in labels.items()},
-            report={s: tables.clean_text(report[s]) for s in REPORT_SECTIONS},
+            labels=labels,
+            report=report,
             meta={"layout": self._splits[split].layout, "scan": scan, "reconstruction": int(recon)},
         )
 
@@ -255,7 +251,7 @@ class CTRateReader(DatasetReader):
         return list(self._splits)
 
     def layout(self, split: str) -> str:
-        """ "v1" or "v2": how the volumes of ``split`` are converted to HU."""
+        """How the volumes of ``split`` are converted to HU: "v1" or "v2"."""
         return self._split(split).layout
 
     def _split(self, split: str) -> _Split:
