@@ -104,9 +104,13 @@ class RadChestReader(DatasetReader):
         root = Path(root)
         if not root.is_dir():
             return False
-        return any((root / name).is_file() for name in LABEL_FILES.values()) or any(
-            root.glob("*.npz")
-        )
+        patterns = [
+            "*.npz",
+            "*/*.npz",
+            *LABEL_FILES.values(),
+            *(f"*/{n}" for n in LABEL_FILES.values()),
+        ]
+        return any(next(root.glob(pattern), None) is not None for pattern in patterns)
 
     def _index(self) -> tuple[dict[str, Path], dict[str, Path], list[Path]]:
         files: dict[str, Path] = {}

@@ -80,6 +80,8 @@ def test_spacing_from_manifest_or_option(radchest):
 
 def test_volumes_are_found_anywhere_but_in_mask_and_sidecar_folders(radchest):
     root, _ = radchest(nested=True, masks="npz")
+    for labels in root.glob("img*.csv"):
+        labels.rename(root / "volumes" / labels.name)  # everything one level down
     (root / "cabench_synth" / "findings").mkdir(parents=True)
     np.savez_compressed(root / "cabench_synth/findings/trn00001.npz", findings=np.zeros(3))
     reader = open_dataset("rad-chestct", root)
