@@ -24,7 +24,7 @@ from cabench.data.phantom_geometry import Grid
 from cabench.data.phantom_labels import Patient, sample_labels, sample_patient
 from cabench.data.phantom_paint import paint_anatomy
 from cabench.errors import UserError
-from cabench.vocab import finding_names
+from cabench.vocab import anatomy_set, finding_names
 
 DEFAULT_SHAPE = (64, 128, 128)
 DEFAULT_FOV_MM = (320.0, 345.0, 345.0)  # a chest from the thoracic inlet to the upper abdomen
@@ -82,7 +82,6 @@ class CasePlan:
     findings: dict[str, tuple[dict, dict]]  # finding -> (report details, drawing geometry)
     position: tuple[float, float, float]  # body (z, y, x) at the volume centre
     angle_deg: float
-    seed: int
 
 
 @dataclass
@@ -105,7 +104,9 @@ def plan_case(
     patient: Patient | None = None,
     labels: Mapping[str, int] | None = None,
 ) -> CasePlan:
-    """Draw one scan: patient (unless given), labels (unless given), anatomy and findings."""
+    """Draw one scan: patient (unless given), labels (unless given; findings missing from a
+    given mapping are 0), anatomy and findings. Each finding plans from its own seed, so turning
+    one finding on or off leaves the others where they were."""
     patient = patient or sample_patient(rng)
     if labels is None:
         labels = sample_labels(rng, patient)
@@ -114,7 +115,7 @@ def plan_case(
         if unknown:
             raise UserError(f"unknown findings {sorted(unknown)}: use vocab.finding_names()")
         labels = {name: int(bool(labels.get(name, 0))) for name in finding_names()}
-    seeds = rng.integers(0, 2**62, size=len(FINDINGS) + 1)
+    seeds = rng.integers(0, 2**62, size=len(FINDINGS))
     anatomy = Anatomy(sample_anatomy(rng, patient))
     planned: dict[str, tuple[dict, dict]] = {}
     for i, (name, (planner, _)) in enumerate(FINDINGS.items()):
@@ -128,7 +129,7 @@ def plan_case(
             planned[name] = planner(sub, anatomy)
     position = (float(-12 + rng.normal(0, 6)), float(rng.normal(6, 4)), float(rng.normal(0, 4)))
     angle = float(np.clip(rng.normal(0, 2.0), -5, 5))
-    return CasePlan(patient, dict(labels), anatomy, planned, position, angle, int(seeds[-1]))
+    return CasePlan(patient, dict(labels), anatomy, planned, position, angle)
 
 
 def render_case(
@@ -181,8 +182,6 @@ def make_case(
 
 def _lung_locations(cv: Canvas, positives: list[str]) -> dict[str, list[str]]:
     """Lobes holding at least a tenth of a lung, pleura or airway finding's voxels."""
-    from cabench.vocab import anatomy_set
-
     chest7 = anatomy_set("chest7")
     out: dict[str, list[str]] = {}
     for name in positives:
@@ -190,15 +189,10 @@ def _lung_locations(cv: Canvas, positives: list[str]) -> dict[str, list[str]]:
             continue
         plane = (cv.bits & np.uint32(finding_bit(name))) != 0
         idx, pts = cv.body_points(plane)
-        sides = np.where(
-            cv.labels[tuple(idx.T)] == S["lung_left"],
-            1,
-            np.where(
-                cv.labels[tuple(idx.T)] == S["lung_right"],
-                -1,
-                np.sign(pts[:, 2]) + (pts[:, 2] == 0),
-            ),
-        )
+        labels = cv.labels[tuple(idx.T)]
+        sides = np.where(pts[:, 2] >= 0, 1, -1)  # pleura and airways: by the midline
+        sides[labels == S["lung_left"]] = 1
+        sides[labels == S["lung_right"]] = -1
         lobes = np.empty(len(pts), dtype=object)
         for side in (-1, 1):
             sel = sides == side

@@ -2,8 +2,8 @@
 
 :func:`sample_anatomy` draws the shape parameters of one scan (sizes, positions, rotation);
 :class:`Anatomy` answers geometric questions about them (is this point inside the left lung, which
-lobe is it in, where do the airways run) and :meth:`Anatomy.render` paints HU values and structure
-labels onto a grid. Three findings change the anatomy itself and so are parameters here:
+lobe is it in, where do the airways run); phantom_paint turns them into HU values and structure
+labels on a grid. Three findings change the anatomy itself and so are parameters here:
 cardiomegaly (heart scale), pericardial effusion (fluid rim) and hiatal hernia (gastric bulge).
 """
 
@@ -16,25 +16,10 @@ from scipy.interpolate import CubicSpline
 
 from cabench.data.phantom_geometry import Grid, balls, rotation, tube_step
 from cabench.data.phantom_labels import Patient
-from cabench.vocab import structure_label
+from cabench.vocab import structure_label, synthetic_structures
 
-S = {
-    n: structure_label(n)
-    for n in (
-        "lung_left",
-        "lung_right",
-        "trachea",
-        "bronchi",
-        "pleural_space",
-        "heart",
-        "pericardium",
-        "aorta",
-        "esophagus",
-        "mediastinum",
-        "bone",
-        "body_wall",
-    )
-}
+# structure name -> label value (cabench/vocab_data/structures.yaml)
+S = {name: structure_label(name) for name in synthetic_structures().values()}
 SIDES = {-1: "right", 1: "left"}  # body x grows toward the patient's left
 
 

@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 
 from cabench.data.phantom_anatomy import SIDES, Anatomy, S
-from cabench.data.phantom_geometry import Grid, balls, ellipsoid, nearest_voxel
+from cabench.data.phantom_geometry import Grid, balls, ellipsoid, label_mask, nearest_voxel
 from cabench.data.phantom_paint import Painted
 from cabench.vocab import anatomy_set, finding_names, structure_label
 
@@ -110,10 +110,7 @@ class Canvas:
         return mask
 
     def has_labels(self, labels: tuple[int, ...]) -> np.ndarray:
-        out = self.labels == labels[0]
-        for label in labels[1:]:
-            out |= self.labels == label
-        return out
+        return label_mask(self.labels, labels)
 
     def _fallback(self, allowed: np.ndarray, centre: np.ndarray) -> np.ndarray:
         mask = np.zeros(self.grid.shape, dtype=bool)

@@ -210,14 +210,17 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], cells: float)
         m[np.arange(n), lo + 1] = w
         return m
 
-    plane = np.einsum(
-        "yc,zcd,xd->zyx",
-        interp(shape[1], coarse[1], ly, wy),
-        lattice,
-        interp(shape[2], coarse[2], lx, wx),
-        optimize=True,
-    )
+    my = interp(shape[1], coarse[1], ly, wy)
+    mx = interp(shape[2], coarse[2], lx, wx)
+    plane = np.matmul(my, lattice @ mx.T)  # (coarse z, H, W)
     return plane[lz] * (1 - wz)[:, None, None] + plane[lz + 1] * wz[:, None, None]
+
+
+def label_mask(labels: np.ndarray, values) -> np.ndarray:
+    """``np.isin(labels, values)`` for a uint8 label map, by table lookup (several times faster)."""
+    table = np.zeros(256, dtype=bool)
+    table[list(values)] = True
+    return np.take(table, labels)
 
 
 def nearest_voxel(mask: np.ndarray, index: np.ndarray, spacing: tuple[float, ...]) -> tuple:

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from cabench.data.phantom_anatomy import Anatomy, S, tree_mask
-from cabench.data.phantom_geometry import Grid, balls, dilate, ellipsoid, smooth_noise, tube
+from cabench.data.phantom_geometry import (
+    Grid,
+    balls,
+    dilate,
+    ellipsoid,
+    label_mask,
+    smooth_noise,
+    tube,
+)
 
 LUNG_HU = -850.0
 
@@ -80,7 +88,7 @@ def paint_anatomy(a: Anatomy, grid: Grid, rng: np.random.Generator) -> Painted:
         fluid = sac & np.broadcast_to(a.cavity(y, x), shape)
         put(fluid, S["pericardium"], 12, 3)
     put(heart, S["heart"], 40, 3)
-    put(dilate(heart | fluid) & ~(heart | fluid) & np.isin(lab, _SOFT), S["pericardium"], 25)
+    put(dilate(heart | fluid) & ~(heart | fluid) & label_mask(lab, _SOFT), S["pericardium"], 25)
 
     # Great vessels (mediastinum), the aorta, the esophagus, airways.
     mediastinal = tube(grid, a.svc_path(), 9 * b)
@@ -117,7 +125,7 @@ def paint_anatomy(a: Anatomy, grid: Grid, rng: np.random.Generator) -> Painted:
     put(tube(grid, a.trachea_path(), 11 * b), S["trachea"], 45)
     put(tube(grid, a.trachea_path(), 9 * b), S["trachea"], -1000)
     carina = a.trachea_path()[-1]
-    airway_ok = np.isin(lab, (S["lung_left"], S["lung_right"], S["mediastinum"], S["bronchi"]))
+    airway_ok = label_mask(lab, (S["lung_left"], S["lung_right"], S["mediastinum"], S["bronchi"]))
     for side, radius in ((-1, 7.0), (1, 6.0)):
         main = np.stack([carina, a.hila[side]])
         put(tube(grid, main, (radius + 1.5) * b) & airway_ok, S["bronchi"], 40)
@@ -133,7 +141,7 @@ def paint_anatomy(a: Anatomy, grid: Grid, rng: np.random.Generator) -> Painted:
     for name in ("lung_right", "lung_left"):
         lung = lab == S[name]
         shell = (
-            dilate(lung) & ~lung & np.isin(lab, (0, S["mediastinum"], S["body_wall"], S["bone"]))
+            dilate(lung) & ~lung & label_mask(lab, (0, S["mediastinum"], S["body_wall"], S["bone"]))
         )
         put(shell, S["pleural_space"], -40, 10)
     return Painted(

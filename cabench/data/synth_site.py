@@ -44,13 +44,15 @@ RADCHEST = Kernel(
 
 def apply_site(hu: np.ndarray, kernel: Kernel, rng: np.random.Generator) -> np.ndarray:
     """int16 HU of a clean float32 phantom as scanned with ``kernel`` (same shape)."""
-    sigma = (0.5 * abs(kernel.blur), abs(kernel.blur), abs(kernel.blur))
+    sigma = (0.0, abs(kernel.blur), abs(kernel.blur))  # in-plane, as a reconstruction kernel
     smooth = ndimage.gaussian_filter(hu, sigma, mode="nearest", truncate=2.5)
     # a smooth kernel is the blur itself; a sharp one adds back the detail the blur removes
     image = smooth if kernel.blur >= 0 else hu + 0.6 * (hu - smooth)
     noise = rng.standard_normal(hu.shape, dtype=np.float32)
     if kernel.grain > 0:
-        noise = ndimage.gaussian_filter(noise, kernel.grain, mode="wrap", truncate=2.5)
+        noise = ndimage.gaussian_filter(
+            noise, (0.0, kernel.grain, kernel.grain), mode="wrap", truncate=2.5
+        )
         noise /= max(float(noise.std()), 1e-6)
     image += noise * np.float32(rng.uniform(*kernel.noise))
     image += np.float32(kernel.offset)

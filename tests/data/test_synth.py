@@ -452,9 +452,8 @@ def test_bad_arguments_are_user_errors(tmp_path, kwargs, message):
 
 
 def test_label_table_prevalence_is_roughly_ct_rate(tmp_path):
-    root = generate(
-        "synth-ct-rate", tmp_path / "p", cases=200, shape=SHAPE, seed=0, valid_fraction=0.5
-    )
+    args = {"cases": 200, "shape": SHAPE, "seed": 0, "valid_fraction": 0.5, "workers": 1}
+    root = generate("synth-ct-rate", tmp_path / "p", **args)
     rows = []
     for name in ("train_predicted_labels", "valid_predicted_labels"):
         rows += read_csv(root / "dataset" / "multi_abnormality_labels" / f"{name}.csv")[1]
