@@ -190,7 +190,7 @@ def _paint_bones(grid, a: Anatomy, lab, hu, tex, z, y, x) -> None:
     u = (z + 0.45 * (y - a.y_s)) / (26 * b) + p.rib_phase
     ribs = ring & ((u - np.floor(u)) < 0.36) & (z > p.z_apex - 12) & (z < p.dome[1] + 40)
     bone = np.broadcast_to(ribs, shape)
-    rib_hu = 480 + 120 * tex
+    rib_hu = np.clip(480 + 120 * tex, 320, 1000)
 
     r_xy = np.sqrt(x**2 + (y - a.y_s) ** 2)
     body = np.broadcast_to(r_xy <= a.r_spine, shape)
@@ -212,10 +212,10 @@ def _paint_bones(grid, a: Anatomy, lab, hu, tex, z, y, x) -> None:
     posterior = arch | spinous | transverse
     for mask, base in ((bone, None), (posterior, 600.0), (sternum3, 450.0)):
         lab[mask] = S["bone"]
-        hu[mask] = rib_hu[mask] if base is None else base + 80 * tex[mask]
+        hu[mask] = rib_hu[mask] if base is None else np.clip(base + 80 * tex[mask], 320, 1000)
     vert = body & ~disc
     lab[vert] = S["bone"]
-    hu[vert] = np.where(cortex[vert], 750.0, 300.0) + 30 * tex[vert]
+    hu[vert] = np.where(cortex[vert], 750.0, 330.0) + np.clip(30 * tex[vert], -30, 30)
     lab[body & disc] = 0
     hu[body & disc] = 90
     lab[canal] = 0
