@@ -265,7 +265,7 @@ def train(opts: TrainOptions) -> Path:
                 optimizer.step()
                 scheduler.step()
                 seen += len(indices) * world
-                losses = {k: float(v) for k, v in out_terms.items()}
+                losses = {k: float(v.detach()) for k, v in out_terms.items()}
                 rate = seen / max(1e-9, time.perf_counter() - epoch_start)
                 bar.update(
                     task, advance=1,

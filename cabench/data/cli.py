@@ -9,6 +9,19 @@ import typer
 
 app = typer.Typer(help="Generate, inspect and look at datasets.", no_args_is_help=True)
 
+LAYOUT = typer.Option(None, "--layout", help="CT-RATE only: auto, v1 or v2.")
+CALCIFICATION = typer.Option(None, "--calcification", help="Rad-ChestCT only: duplicate or merge.")
+MASK_ROOT = typer.Option(
+    None, "--mask-root", help="Anatomy mask tree (default ROOT/anatomy_masks)."
+)
+MASK_LABELS = typer.Option(None, "--mask-labels", help="JSON {label value: class name} of masks.")
+MISSING = typer.Option(None, "--missing-volumes", help="error (default) or skip.")
+
+
+def reader_options(**given: object) -> dict[str, object]:
+    """The reader options the user actually gave (each reader rejects ones it lacks)."""
+    return {key: value for key, value in given.items() if value is not None}
+
 
 @app.command("synth")
 def synth(
@@ -45,11 +58,20 @@ def inspect(
     root: Path = typer.Option(None, "--root", help="Dataset folder (default $CABENCH_DATA/NAME)."),
     split: str = typer.Option(None, "--split", help="Only this split."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON with per-volume details."),
+    layout: str = LAYOUT,
+    calcification: str = CALCIFICATION,
+    mask_root: Path = MASK_ROOT,
+    mask_labels: Path = MASK_LABELS,
+    missing_volumes: str = MISSING,
 ) -> None:
     """Validate a dataset's layout and summarise it; --json adds per-volume HU statistics."""
     from cabench.data.inspect import inspect_dataset, print_summary
 
-    summary = inspect_dataset(dataset, root, split=split, per_volume=as_json)
+    options = reader_options(
+        layout=layout, calcification=calcification, mask_root=mask_root,
+        mask_labels=mask_labels, missing_volumes=missing_volumes,
+    )  # fmt: skip
+    summary = inspect_dataset(dataset, root, split=split, per_volume=as_json, **options)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -63,8 +85,15 @@ def show(
     case: str = typer.Option(..., "--case", help="Case id, e.g. valid_1_a_1 or trn00022."),
     out: Path = typer.Option(..., "--out", help="PNG file to write."),
     anatomy_set: str = typer.Option("chest7", "--anatomy-set", help="Anatomy set to overlay."),
+    layout: str = LAYOUT,
+    calcification: str = CALCIFICATION,
+    mask_root: Path = MASK_ROOT,
+    mask_labels: Path = MASK_LABELS,
 ) -> None:
     """Axial, coronal and sagittal slices with anatomy masks and findings overlaid."""
     from cabench.data.show import render_case
 
-    typer.echo(str(render_case(dataset, root, case, out, anatomy_set=anatomy_set)))
+    options = reader_options(
+        layout=layout, calcification=calcification, mask_root=mask_root, mask_labels=mask_labels
+    )
+    typer.echo(str(render_case(dataset, root, case, out, anatomy_set=anatomy_set, **options)))

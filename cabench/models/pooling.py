@@ -59,17 +59,26 @@ class AnatomyPooling(nn.Module):
             q.expand(batch, -1, -1, -1), k, v, attn_mask=attend.unsqueeze(1)
         )
         out = self.out_proj(out.transpose(1, 2).reshape(batch, n_anat, width))
-        return self.norm(out + self.queries), valid
+        return self.norm(out), valid
 
 
 class PerAnatomyProjection(nn.Module):
-    """A separate linear projection for each anatomy: (B, A, C) -> (B, A, D)."""
+    """A separate linear projection for each anatomy: (B, A, C) -> (B, A, D).
+
+    Features are batch-normalised per anatomy first (as in SimCLR/MoCo projection heads): chest
+    CTs share most of their content, so raw features of different cases start almost parallel
+    and a contrastive loss collapses them before it can separate them; centring across the batch
+    keeps what differs between cases.
+    """
 
     def __init__(self, n_anatomies: int, width: int, dim: int) -> None:
         super().__init__()
+        self.norm = nn.BatchNorm1d(n_anatomies * width)
         self.weight = nn.Parameter(torch.empty(n_anatomies, width, dim))
         self.bias = nn.Parameter(torch.zeros(n_anatomies, dim))
         nn.init.normal_(self.weight, std=width**-0.5)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        batch, n_anat, width = features.shape
+        features = self.norm(features.reshape(batch, n_anat * width)).view(batch, n_anat, width)
         return torch.einsum("bac,acd->bad", features, self.weight) + self.bias

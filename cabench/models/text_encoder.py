@@ -81,7 +81,12 @@ def _pretrained_dir(config: TextEncoderConfig) -> Path:
 
 
 class TextEncoder(nn.Module):
-    """Texts -> [CLS] features (N, hidden)."""
+    """Texts -> features (N, hidden): the mean of the token states over the attention mask.
+
+    Mean pooling, not the [CLS] state: a BERT trained from scratch starts with nearly identical
+    [CLS] states for every text, which stalls contrastive training; sentence encoders such as
+    MiniLM also pool by mean.
+    """
 
     def __init__(self, config: TextEncoderConfig, vocab_size: int) -> None:
         super().__init__()
@@ -110,5 +115,6 @@ class TextEncoder(nn.Module):
         self.hidden = self.bert.config.hidden_size
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out = self.bert(input_ids=input_ids, attention_mask=attention_mask)
-        return out.last_hidden_state[:, 0]
+        states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        weights = attention_mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)

@@ -45,9 +45,15 @@ class VisionLanguageModel(nn.Module):
             self.pool = AnatomyPooling(width, len(self.anatomies), config.image_encoder.heads)
             self.anatomy_proj = PerAnatomyProjection(len(self.anatomies), width, config.embed_dim)
         else:
-            self.global_proj = nn.Linear(width, config.embed_dim)
+            self.global_proj = nn.Sequential(
+                nn.BatchNorm1d(width), nn.Linear(width, config.embed_dim)
+            )
         self.text_encoder = TextEncoder(config.text_encoder, vocab_size)
-        self.text_proj = nn.Linear(self.text_encoder.hidden, config.embed_dim)
+        # batch-normalised before projecting, for the reason given in PerAnatomyProjection
+        self.text_proj = nn.Sequential(
+            nn.BatchNorm1d(self.text_encoder.hidden),
+            nn.Linear(self.text_encoder.hidden, config.embed_dim),
+        )
         init = math.log(1.0 / config.losses.temperature_init)
         self.logit_scale = nn.Parameter(torch.tensor(init))
         if config.losses.global_variant != "none" and config.losses.global_weight > 0:
