@@ -69,7 +69,7 @@ def test_pickles_are_refused(tmp_path):
 def test_train_state_round_trip(tmp_path, tiny_checkpoint):
     folder, model = tiny_checkpoint
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    model.text_proj.weight.sum().backward()
+    model.text_proj[1].weight.sum().backward()
     opt.step()
     state = {"optimizer": opt.state_dict(), "rng": rng_state(), "epoch": 3}
     card = json.loads((folder / "model_card.json").read_text())
