@@ -25,3 +25,53 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
         torch.set_num_threads(1)
     yield
+
+
+TINY_MODEL = """\
+extends: {base}
+name: {name}
+image_encoder: {{stem_channels: [8], patch_size: [2, 4, 4], width: 32, depth: 1, heads: 2}}
+text_encoder: {{hidden: 32, layers: 1, heads: 2, intermediate: 64, max_length: 48, vocab_size: 400}}
+embed_dim: 16
+preprocessing: {{spacing: [20.0, 11.0, 11.0], shape: [16, 32, 32]}}
+training: {{epochs: 2, batch_size: 8, lr: 0.002}}
+"""
+
+
+@pytest.fixture(scope="session")
+def small_sites(tmp_path_factory):
+    """Two small synthetic sites (CT-RATE and Rad-ChestCT layouts), generated once per session."""
+    from cabench.data.synth import generate
+
+    root = tmp_path_factory.mktemp("sites")
+    ct = generate("synth-ct-rate", root / "ct", cases=32, shape=(16, 32, 32), seed=0, workers=1)
+    rad = generate("synth-rad-chestct", root / "rad", cases=16, shape=(16, 32, 32), seed=0,
+                   workers=1)  # fmt: skip
+    return {"synth-ct-rate": ct, "synth-rad-chestct": rad}
+
+
+@pytest.fixture(scope="session")
+def tiny_configs(tmp_path_factory):
+    """Model configs small enough to train in seconds: {family: path to YAML}."""
+    folder = tmp_path_factory.mktemp("configs")
+    paths = {}
+    for base in ("clip", "fvlp", "cagcl"):
+        path = folder / f"tiny-{base}.yaml"
+        path.write_text(TINY_MODEL.format(base=base, name=f"tiny-{base}"))
+        paths[base] = path
+    return paths
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(small_sites, tiny_configs, tmp_path_factory):
+    """A tiny fvlp and clip trained once per session: {family: checkpoint folder}."""
+    from cabench.train import TrainOptions, train
+
+    out = tmp_path_factory.mktemp("checkpoints")
+    root = small_sites["synth-ct-rate"]
+    return {
+        family: train(
+            TrainOptions(model=str(tiny_configs[family]), root=root, out=out / family, device="cpu")
+        )
+        for family in ("fvlp", "clip")
+    }
