@@ -163,6 +163,24 @@ def export_command(
     typer.echo(str(export_scores(store, run, scores)))
 
 
+@app.command("report")
+def report_command(
+    run: str = typer.Option(None, "--run", help="Run id (or a unique prefix) or latest."),
+    runs: str = typer.Option(None, "--runs", help="Comma-separated run ids, side by side."),
+    store: Path = typer.Option(None, "--store", help="Results store."),
+    out: Path = typer.Option(None, "--out", help="Folder (default reports/RUN_ID)."),
+    formats: str = typer.Option("html,csv,md", "--format", help="Any of html, csv, md."),
+) -> None:
+    """Render stored runs as one self-contained HTML page plus CSV and Markdown tables."""
+    from cabench.report import parse_formats, render_report
+
+    if run is not None and runs is not None:
+        raise UserError("--run and --runs: pass one of them")
+    names = _names(runs) if runs is not None else [run or "latest"]
+    for path in render_report(store, names, out, parse_formats(formats)):
+        typer.echo(str(path))
+
+
 @app.command("runs")
 def runs_command(store: Path = typer.Option(None, "--store", help="Results store.")) -> None:
     """List the runs in the store."""

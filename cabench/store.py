@@ -168,7 +168,7 @@ class Store:
         if not self.path.exists():
             return []
         with self._connect() as db:
-            rows = db.execute("SELECT run_id FROM runs ORDER BY finished_at, run_id").fetchall()
+            rows = db.execute("SELECT run_id FROM runs ORDER BY rowid").fetchall()
         return [r[0] for r in rows]
 
     def resolve(self, run: str | None) -> str:
@@ -206,7 +206,7 @@ class Store:
             return []
         with self._connect() as db:
             rows = db.execute(
-                "SELECT run_id, finished_at, command FROM runs ORDER BY finished_at"
+                "SELECT run_id, finished_at, command FROM runs ORDER BY rowid"
             ).fetchall()
         return [{"run_id": r[0], "finished_at": r[1], "command": r[2]} for r in rows]
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("CABENCH_PROGRESS", "0")
+# Session-scoped fixtures run before the per-test isolation below: give them a temporary home too,
+# so nothing a test does writes caches, stores or checkpoints into the working tree.
+_SESSION_HOME = tempfile.mkdtemp(prefix="cabench-tests-")
+os.environ["CABENCH_HOME"] = os.path.join(_SESSION_HOME, ".cabench")
+os.environ["CABENCH_DATA"] = os.path.join(_SESSION_HOME, "data")
+os.environ["CABENCH_CHECKPOINTS"] = os.path.join(_SESSION_HOME, "checkpoints")
 
 import pytest  # noqa: E402
 

@@ -122,11 +122,12 @@ def _anatomy_index(model: ZeroShotModel, findings: list[str]) -> np.ndarray | No
     )  # fmt: skip
 
 
-def _model_card(model: ZeroShotModel, checkpoint: Path | None) -> dict[str, Any]:
+def _model_card(name: str, model: ZeroShotModel, checkpoint: Path | None) -> dict[str, Any]:
     card = getattr(model, "card", {}) or {}
     dataset = card.get("dataset", {})
     return {
-        "name": model.name,
+        "name": name,
+        "adapter_name": model.name,
         "family": card.get("family", "adapter"),
         "identity": model.identity(),
         "checkpoint": str(getattr(model, "folder", checkpoint or "")),
@@ -267,7 +268,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         "families": [_family_entry(f, plan) for f in plan.families],
         "templates": _template_entries(plan),
         "datasets": [_dataset_entry(name, d) for name, d in datasets.items()],
-        "models": [_model_card(m, opts.checkpoints.get(n)) for n, m in models.items()],
+        "models": [_model_card(n, m, opts.checkpoints.get(n)) for n, m in models.items()],
         "results": out.results,
         "comparisons": {d: analysis.paired_comparisons(r, baseline, plan, opts.level)
                         for d, r in out.cubes.items()},
@@ -333,7 +334,8 @@ def _cross_dataset(results: list[dict[str, Any]], models: dict[str, ZeroShotMode
         stats = entry["families"][analysis.ALL]["auc"]
         rows.append({
             "model": entry["model"], "trained_on": trained_on, "dataset": entry["dataset"],
-            "site": "internal" if trained_on == entry["dataset"] else "external",
+            "site": "unknown" if trained_on is None
+            else "internal" if trained_on == entry["dataset"] else "external",
             "mean_auc": stats["mean"], "std_auc": stats["std"], "worst_auc": stats["min"],
         })  # fmt: skip
     return rows
