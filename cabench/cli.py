@@ -244,6 +244,36 @@ def ls_augmenters() -> None:
     table()
 
 
+@ls_app.command("models")
+def ls_models() -> None:
+    """Model configs and registered adapters, with their family and checkpoint status."""
+    from cabench.models.catalog import model_table
+
+    model_table()
+
+
+cache_app = typer.Typer(help="Inspect or clear cabench's caches.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the caches are, how many entries and bytes each holds."""
+    from cabench.cache_admin import print_cache_info
+
+    print_cache_info()
+
+
+@cache_app.command("clear")
+def cache_clear(
+    what: str = typer.Option("all", "--what", help="all, volumes or embeddings."),
+) -> None:
+    """Delete cached volumes and/or embeddings (they are rebuilt on demand)."""
+    from cabench.cache_admin import clear_cache
+
+    typer.echo(clear_cache(what))
+
+
 def _register_subcommands() -> None:
     from cabench.data.cli import app as data_app
     from cabench.prompts.cli import app as prompts_app
