@@ -118,14 +118,29 @@ def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_fractio
 
 
 def _optimizer(model: torch.nn.Module, config: ModelConfig, device: torch.device) -> Any:
-    decay, no_decay = [], []
+    """AdamW; no weight decay on norms, biases and temperatures; a pretrained text encoder
+    fine-tunes at text_encoder.lr_scale times the learning rate."""
+    lr = config.training.lr
+    pretrained = config.text_encoder.type == "pretrained"
+    groups: dict[tuple[bool, bool], list] = {}
     for name, param in model.named_parameters():
-        (no_decay if param.ndim < 2 or "logit_scale" in name else decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": config.training.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.training.lr, fused=device.type == "cuda")
+        if not param.requires_grad:
+            continue
+        decays = not (param.ndim < 2 or "logit_scale" in name)
+        slow = pretrained and name.startswith("text_encoder.")
+        groups.setdefault((decays, slow), []).append(param)
+    return torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "weight_decay": config.training.weight_decay if decays else 0.0,
+                "lr": lr * (config.text_encoder.lr_scale if slow else 1.0),
+            }
+            for (decays, slow), params in sorted(groups.items())
+        ],
+        lr=lr,
+        fused=device.type == "cuda",
+    )
 
 
 def _make_batch(

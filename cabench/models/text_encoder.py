@@ -71,13 +71,37 @@ def pretrained_tokenizer(config: TextEncoderConfig) -> TextTokenizer:
 
 
 def _pretrained_dir(config: TextEncoderConfig) -> Path:
-    path = Path(config.pretrained_path or "")
+    spec = config.pretrained_path or ""
+    if spec.startswith("package:"):
+        import importlib.util
+
+        package, _, sub = spec.removeprefix("package:").partition("/")
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise UserError(
+                f"text_encoder.pretrained_path {spec!r}: package {package!r} is not installed "
+                f"(pip install {package.replace('_', '-')})"
+            )
+        spec = str(Path(next(iter(found.submodule_search_locations))) / sub)
+    path = Path(spec)
     if not (path / "config.json").exists():
         raise UserError(
             f"text_encoder.pretrained_path {str(path)!r} is not a local model folder with "
             "config.json (cabench never downloads weights; point it at a saved model)"
         )
     return path
+
+
+def _freeze_below(model: nn.Module, trainable_layers: int) -> None:
+    """Keep only the top ``trainable_layers`` encoder layers trainable (-1: everything)."""
+    if trainable_layers < 0:
+        return
+    layers = list(model.encoder.layer)
+    for parameter in model.parameters():
+        parameter.requires_grad = False
+    for layer in layers[len(layers) - trainable_layers :] if trainable_layers else []:
+        for parameter in layer.parameters():
+            parameter.requires_grad = True
 
 
 class TextEncoder(nn.Module):
@@ -96,6 +120,7 @@ class TextEncoder(nn.Module):
             self.bert = AutoModel.from_pretrained(
                 str(_pretrained_dir(config)), local_files_only=True, attn_implementation="sdpa"
             )
+            _freeze_below(self.bert, config.trainable_layers)
         elif config.type == "bert":
             bert_config = BertConfig(
                 vocab_size=vocab_size,

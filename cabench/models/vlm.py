@@ -17,8 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from cabench.models import losses
+from cabench.models.cnn3d import CNN3D
 from cabench.models.config import ModelConfig
-from cabench.models.pooling import AnatomyPooling, PerAnatomyProjection, token_membership
+from cabench.models.pooling import (
+    AnatomyPooling,
+    PerAnatomyProjection,
+    global_pool,
+    masked_max,
+    token_membership,
+)
 from cabench.models.text_encoder import TextEncoder
 from cabench.models.vit3d import ViT3D
 from cabench.vocab import anatomy_set
@@ -38,7 +45,8 @@ class VisionLanguageModel(nn.Module):
         super().__init__()
         self.config = config
         width = config.image_encoder.width
-        self.image_encoder = ViT3D(config.image_encoder, tuple(config.preprocessing.shape))
+        encoder = CNN3D if config.image_encoder.type == "cnn3d" else ViT3D
+        self.image_encoder = encoder(config.image_encoder, tuple(config.preprocessing.shape))
         self.anatomies: tuple[str, ...] = ()
         if config.anatomy_level:
             self.anatomies = anatomy_set(config.anatomy_set).anatomies
@@ -79,14 +87,19 @@ class VisionLanguageModel(nn.Module):
     def encode_image(self, volume: torch.Tensor, bits: torch.Tensor | None) -> ImageEmbeddings:
         """volume: normalised (B, 1, D, H, W); bits: uint8 anatomy bit field (B, D, H, W)."""
         tokens = self.image_encoder(volume)
+        pooling = self.config.pooling
         if not self.anatomies:
-            return ImageEmbeddings(
-                F.normalize(self.global_proj(tokens.mean(1)), dim=-1), None, None
-            )
+            pooled = global_pool(tokens, pooling.global_)
+            return ImageEmbeddings(F.normalize(self.global_proj(pooled), dim=-1), None, None)
         if bits is None:
             raise ValueError("anatomy-level models need anatomy masks")
         membership = token_membership(bits, len(self.anatomies), self.image_encoder.stride)
-        features, valid = self.pool(tokens, membership)
+        if pooling.anatomy == "max":
+            features, valid = masked_max(tokens, membership)
+        else:
+            features, valid = self.pool(tokens, membership)
+            if pooling.anatomy == "attention+max":
+                features = features + masked_max(tokens, membership)[0]
         return ImageEmbeddings(None, F.normalize(self.anatomy_proj(features), dim=-1), valid)
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
