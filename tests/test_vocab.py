@@ -1,6 +1,7 @@
+import pytest
+
 from cabench import vocab
 from cabench.errors import UserError
-import pytest
 
 CT_RATE_ORDER = [
     "Medical material", "Arterial wall calcification", "Cardiomegaly", "Pericardial effusion",
@@ -19,7 +20,15 @@ def test_findings_in_published_column_order():
 def test_chest7_gives_every_finding_an_anatomy():
     chest7 = vocab.anatomy_set("chest7")
     assert set(chest7.finding_anatomy) == set(CT_RATE_ORDER)
-    assert chest7.anatomies == ("lung", "airway", "pleura", "heart", "aorta", "esophagus", "mediastinum")
+    assert chest7.anatomies == (
+        "lung",
+        "airway",
+        "pleura",
+        "heart",
+        "aorta",
+        "esophagus",
+        "mediastinum",
+    )
 
 
 def test_fvlm4_matches_fvlm():
@@ -28,7 +37,9 @@ def test_fvlm4_matches_fvlm():
     assert fvlm4.anatomy_of("Lymphadenopathy") is None
     assert len(fvlm4.findings_of("lung")) == 11
     assert set(fvlm4.findings_of("heart")) == {
-        "Cardiomegaly", "Pericardial effusion", "Coronary artery wall calcification"
+        "Cardiomegaly",
+        "Pericardial effusion",
+        "Coronary artery wall calcification",
     }
     assert fvlm4.findings_of("esophagus") == ["Hiatal hernia"]
     assert fvlm4.findings_of("aorta") == ["Arterial wall calcification"]
