@@ -34,6 +34,18 @@ format: $(STAMP)
 demo: $(STAMP)
 	CABENCH_PROGRESS=1 $(BIN)/python -m cabench.demo
 
+# The project's own regression gate: a reduced, deterministic benchmark trained from scratch,
+# then `cabench check` against the committed baseline (update it only deliberately:
+# `cabench baseline write --store .cabench/ci/results.sqlite --out reports/baseline/ci.json`).
+ci-check: $(STAMP)
+	$(BIN)/python -m cabench.demo --preset ci
+	$(BIN)/cabench check --baseline reports/baseline/ci.json --store .cabench/ci/results.sqlite
+
+# The study (docs/study.md): six models x two seeds, both sites, every family; about an hour on
+# 2 CPU cores. Sizes are options: make study STUDY_ARGS="--ct-cases 800 --epochs 20".
+study: $(STAMP)
+	CABENCH_PROGRESS=1 $(BIN)/python -m cabench.study $(STUDY_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -34,6 +34,10 @@ class Preset:
     checkpoints: Path | None = None  # default models/checkpoints
     store: Path | None = None  # default $CABENCH_HOME/results.sqlite
     report: bool = True
+    report_out: Path | None = None  # default reports/<run_id>/
+    seeds: tuple[int, ...] | None = None  # training seeds; None: the pipeline's seed only
+    baseline_model: str | None = None
+    command: str = "python -m cabench.demo"
 
 
 PRESETS = {
@@ -57,8 +61,14 @@ def _step(title: str) -> None:
     console.print(f"\n[bold]== {title}[/bold]")
 
 
+def instance_name(model: str, seed: int, seeds: tuple[int, ...]) -> str:
+    """A trained instance's name in the run: the config name, plus the seed when several."""
+    return model if len(seeds) == 1 else f"{model}-s{seed}"
+
+
 def run_pipeline(preset: Preset, seed: int = 0) -> dict:
-    """Run every step; returns the run document."""
+    """Run every step; returns the run document. ``seed`` seeds the data, the training (unless
+    the preset lists training seeds) and the bootstrap."""
     from cabench.data.synth import generate
     from cabench.eval.run import RunOptions, print_summary, run
     from cabench.train import TrainOptions, train
@@ -73,25 +83,29 @@ def run_pipeline(preset: Preset, seed: int = 0) -> dict:
     generate("synth-ct-rate", roots["synth-ct-rate"], cases=preset.ct_cases, seed=seed)
     generate("synth-rad-chestct", roots["synth-rad-chestct"], cases=preset.rad_cases, seed=seed)
     _step("2/4 training " + ", ".join(preset.models) + " (tiny preset, CPU-sized)")
+    seeds = preset.seeds or (seed,)
     checkpoints = {}
     for model in preset.models:
-        out = (preset.checkpoints or paths.checkpoints_dir()) / model
-        options = TrainOptions(
-            model=model, root=roots["synth-ct-rate"], epochs=preset.epochs, out=out, seed=seed
-        )
-        checkpoints[model] = train(options)
+        for train_seed in seeds:
+            name = instance_name(model, train_seed, seeds)
+            out = (preset.checkpoints or paths.checkpoints_dir()) / name
+            options = TrainOptions(model=model, root=roots["synth-ct-rate"],
+                                   epochs=preset.epochs, out=out, seed=train_seed)  # fmt: skip
+            checkpoints[name] = train(options)
     _step("3/4 zero-shot evaluation across prompt templates")
     document = run(RunOptions(
-        models=list(preset.models), datasets=list(roots), roots=roots, prompts=preset.families,
+        models=list(checkpoints), datasets=list(roots), roots=roots, prompts=preset.families,
         augment=preset.augment, checkpoints=checkpoints, bootstrap=preset.bootstrap, seed=seed,
-        store=preset.store, command="python -m cabench.demo",
+        store=preset.store, command=preset.command, baseline_model=preset.baseline_model,
     ))  # fmt: skip
     print_summary(document)
     if preset.report:
         from cabench.report import render_report
 
         _step("4/4 report")
-        written = render_report(preset.store, [document["run_id"]], None, ("html", "csv", "md"))
+        written = render_report(
+            preset.store, [document["run_id"]], preset.report_out, ("html", "csv", "md")
+        )
         console.print(f"\nreport: {written[0]}")
     console.print(f"done in {time.perf_counter() - started:.0f} s")
     return document
