@@ -145,6 +145,10 @@ def run_command(
         max_cases=max_cases, command="cabench " + " ".join(sys.argv[1:]),
     )  # fmt: skip
     document = run(options)
+    from cabench.distributed import rank
+
+    if rank() != 0:
+        return
     print_summary(document)
     if json_out is not None:
         write_json(json_out, document)

@@ -9,7 +9,6 @@ and augmentation of every step derive from (seed, epoch, step), not from global 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
-from cabench import paths, provenance
+from cabench import distributed, paths, provenance
 from cabench.errors import UserError
 from cabench.models.checkpoint import (
     pack_train_state,
@@ -60,27 +58,6 @@ class TrainOptions:
 
 
 # -- distributed -----------------------------------------------------------------------------
-def _init_distributed(device: torch.device) -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if world > 1:
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _device(requested: str) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA GPU is visible; use --device cpu or auto")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    if requested != "cpu":
-        raise UserError(f"--device {requested!r}: use auto, cpu or cuda")
-    return torch.device("cpu")
-
-
 # -- pieces ----------------------------------------------------------------------------------
 def _resolve_config(opts: TrainOptions) -> ModelConfig:
     config = load_config(opts.model, opts.preset)
@@ -189,8 +166,8 @@ def train(opts: TrainOptions) -> Path:
     from cabench.validation import zero_shot_validation
 
     config = _resolve_config(opts)
-    device = _device(opts.device)
-    rank, world = _init_distributed(device)
+    device = distributed.device_for(opts.device)
+    rank, world = distributed.init(device)
     reader = open_dataset(opts.dataset, opts.root, **opts.dataset_options)
     out = Path(opts.out) if opts.out else paths.checkpoints_dir() / config.name
     fingerprint = reader.fingerprint()
@@ -304,7 +281,7 @@ def train(opts: TrainOptions) -> Path:
                 }
                 save_checkpoint(out, model, card, tokenizer, pack_train_state(state))
     if world > 1:
-        dist.barrier()
+        distributed.barrier()
     return out
 
 

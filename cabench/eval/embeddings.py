@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cabench import paths
+from cabench import distributed, paths
 from cabench.data.base import CaseRef, DatasetReader
 from cabench.data.cache import VolumeCache
 from cabench.data.loading import preprocessing_from
@@ -101,21 +101,14 @@ class EmbeddingCache:
         anatomy_set = model.anatomy_set or "chest7"
         content = [volume_cache.key(reader, c, prep.key(), anatomy_set) for c in cases]
         keys = [self._key("volume:" + k) for k in content]
-        rows: dict[str, tuple] = {}
-        with closing(self._connect()) as db:
-            for start in range(0, len(keys), 900):
-                chunk = keys[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                for row in db.execute(
-                    f"SELECT key, global, anatomy, valid, dim, anatomies FROM image "
-                    f"WHERE key IN ({marks})",
-                    chunk,
-                ):
-                    rows[row[0]] = row[1:]
+        rows = self._image_rows(keys)
         missing = [i for i, k in enumerate(keys) if k not in rows]
+        # under torchrun each rank encodes every world-th missing volume into the shared cache
+        rank, world = distributed.rank(), distributed.world_size()
+        mine = missing[rank::world] if world > 1 else missing
         needs_bits = model.anatomy_set is not None
-        for start in track(range(0, len(missing), batch_size), f"encode volumes ({model.name})"):
-            part = missing[start : start + batch_size]
+        for start in track(range(0, len(mine), batch_size), f"encode volumes ({model.name})"):
+            part = mine[start : start + batch_size]
             loaded = [
                 load_preprocessed(reader, cases[i], prep, anatomy_set, volume_cache) for i in part
             ]
@@ -135,7 +128,25 @@ class EmbeddingCache:
                 new.append((keys[i], *row))
             with closing(self._connect()) as db, db:
                 db.executemany("INSERT OR REPLACE INTO image VALUES (?, ?, ?, ?, ?, ?)", new)
+        if world > 1:
+            distributed.barrier()
+            others = [keys[i] for i in missing if keys[i] not in rows]
+            rows.update(self._image_rows(others))
         return _stack([rows[k] for k in keys]), len(missing)
+
+    def _image_rows(self, keys: list[str]) -> dict[str, tuple]:
+        rows: dict[str, tuple] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for row in db.execute(
+                    f"SELECT key, global, anatomy, valid, dim, anatomies FROM image "
+                    f"WHERE key IN ({marks})",
+                    chunk,
+                ):
+                    rows[row[0]] = row[1:]
+        return rows
 
 
 def _stack(rows: list[tuple]) -> VolumeEmbeddings:

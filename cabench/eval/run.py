@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cabench import provenance
+from cabench import distributed, provenance
 from cabench.data import open_dataset
 from cabench.data.base import CaseRef, DatasetReader
 from cabench.errors import UserError
@@ -229,6 +229,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     for name in opts.checkpoints:
         if name not in opts.models:
             raise UserError(f"--checkpoint {name}=...: {name!r} is not in --models")
+    distributed.init(distributed.device_for(opts.device))  # joins torchrun's group, if any
     baseline = opts.baseline_model or opts.models[0]
     if baseline not in opts.models:
         raise UserError(f"--baseline-model {baseline!r} is not in --models {opts.models}")
@@ -280,7 +281,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
     }  # fmt: skip
     out.timings["total"] = time.perf_counter() - started
     document["timings"] = {k: round(v, 3) for k, v in out.timings.items()}
-    store.write_run(document, out.metric_rows, out.artifacts)
+    if distributed.rank() == 0:  # under torchrun every rank has the document; one stores it
+        store.write_run(document, out.metric_rows, out.artifacts)
     return document
 
 

@@ -60,9 +60,10 @@ class ZeroShotModel(Protocol):
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """auto | cpu | cuda (this rank's GPU under torchrun) | any torch device string."""
+    from cabench.distributed import device_for
+
+    return device_for(device) if device in ("auto", "cpu", "cuda") else torch.device(device)
 
 
 class TrainedModel:

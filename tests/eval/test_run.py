@@ -166,3 +166,37 @@ def test_third_party_adapter_through_an_entry_point(small_sites, tmp_path, monke
     assert document["models"][0]["name"] == "mine"
     assert document["collapse"]["mine"]["image"]["synth-ct-rate"]["kind"] == "global"
     assert "my_adapter_pkg" in sys.modules
+
+
+def test_torchrun_shards_volume_encoding(small_sites, trained_tiny, tmp_path):
+    """Two gloo processes split the volume encoding, store one run, and score what one process
+    scores."""
+    import os
+    import subprocess
+
+    def cli_run(store, home, launcher):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "CABENCH_PROGRESS": "0",
+               "CABENCH_HOME": str(home)}  # fmt: skip
+        command = [
+            *launcher, "-m", "cabench.cli", "run", "--models", "fvlp", "--dataset",
+            "synth-ct-rate", "--root", str(small_sites["synth-ct-rate"]), "--prompts", "ctclip",
+            "--checkpoint", f"fvlp={trained_tiny['fvlp']}", "--bootstrap", "0",
+            "--store", str(store), "--device", "cpu",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_port", "29531"]  # fmt: skip
+    two = cli_run(tmp_path / "two.sqlite", tmp_path / "h2", torchrun)
+    assert two.stdout.count("mean AUC") == 1  # only rank 0 reports
+    one = cli_run(tmp_path / "one.sqlite", tmp_path / "h1", [sys.executable])
+    assert one.returncode == 0
+    sharded, single = Store(tmp_path / "two.sqlite"), Store(tmp_path / "one.sqlite")
+    assert len(sharded.summaries()) == 1
+    a, b = sharded.load_run("latest")["results"][0], single.load_run("latest")["results"][0]
+    assert a["volumes_encoded_now"] == b["volumes_encoded_now"] > 0
+    cube_a = sharded.get_arrays(a["cube"]["sha256"])["probs"]
+    cube_b = single.get_arrays(b["cube"]["sha256"])["probs"]
+    np.testing.assert_allclose(cube_a, cube_b, atol=1e-5)
