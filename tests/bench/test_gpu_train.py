@@ -1,0 +1,33 @@
+"""bench.gpu_train's CPU smoke check: --preset tiny --steps 3 --cases 8."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bench import gpu_train
+
+
+def test_tiny_preset_smoke_run_on_cpu(tmp_path, capsys):
+    out = tmp_path / "train.json"
+    argv = ["--preset", "tiny", "--steps", "3", "--cases", "8", "--device", "cpu"]
+    argv += ["--out", str(out)]
+    assert gpu_train.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["device"] == "cpu" and report["warmup"] == 1
+    assert [m["model"] for m in report["models"]] == ["clip", "fvlp", "cagcl"]
+    for row in report["models"]:
+        assert row["timed_steps"] == 2 and row["volumes_per_s"] > 0
+        assert row["peak_gpu_memory_bytes"] is None and math.isfinite(row["final_loss"])
+        assert row["input_shape"] == [32, 64, 64]
+    assert report["reference"]["kind"] == "tiny" and report["reference"]["volumes_per_s"] > 0
+    printed = capsys.readouterr().out
+    assert "clip: " in printed and "volumes/s" in printed and "DESIGN.md anchor" in printed
+
+
+def test_steps_must_exceed_warmup(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        gpu_train.parse_args(["--steps", "2", "--warmup", "2"])
+    assert "must exceed --warmup" in capsys.readouterr().err
