@@ -36,6 +36,9 @@ class Preset:
     report: bool = True
     report_out: Path | None = None  # default reports/<run_id>/
     seeds: tuple[int, ...] | None = None  # training seeds; None: the pipeline's seed only
+    # instances trained with this seed live where the demo puts its own (checkpoints/<model>), so
+    # a study after `make demo` reuses the demo's checkpoints (same data, options and seed)
+    shared_seed: int | None = None
     baseline_model: str | None = None
     command: str = "python -m cabench.demo"
 
@@ -89,6 +92,8 @@ def run_pipeline(preset: Preset, seed: int = 0) -> dict:
         for train_seed in seeds:
             name = instance_name(model, train_seed, seeds)
             out = (preset.checkpoints or paths.checkpoints_dir()) / name
+            if train_seed == preset.shared_seed:
+                out = paths.checkpoints_dir() / model
             options = TrainOptions(model=model, root=roots["synth-ct-rate"],
                                    epochs=preset.epochs, out=out, seed=train_seed)  # fmt: skip
             checkpoints[name] = train(options)

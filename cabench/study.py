@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from cabench import paths
-from cabench.demo import FAMILIES, Preset, instance_name, run_pipeline
+from cabench.demo import FAMILIES, PRESETS, Preset, instance_name, run_pipeline
 from cabench.errors import CabenchError
 from cabench.ui import console
 
 MODELS = ("clip", "fvlp", "cagcl", "cagcl-noglobal", "cagcl-noaug", "cagcl-supcon")
 INTERNAL, EXTERNAL = "synth-ct-rate", "synth-rad-chestct"
+DEMO = PRESETS["demo"]
 
 
 def _spread(values: list[float]) -> str:
@@ -156,16 +158,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("reports/study"))
     args = parser.parse_args(argv)
+    # with the demo's sizes, the demo's data and seed-0 checkpoints are this study's too
+    reuse = (args.ct_cases, args.rad_cases, args.epochs) == (DEMO.ct_cases, DEMO.rad_cases, None)
     models = tuple(m for m in args.models.split(",") if m)
-    seeds = tuple(int(s) for s in args.seeds.split(",") if s)
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(",") if s)
+    except ValueError:
+        parser.error(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1")
+    if not models or not seeds:
+        parser.error("--models and --seeds each need at least one value")
     home = paths.cabench_home() / "study"
     preset = Preset(
         ct_cases=args.ct_cases, rad_cases=args.rad_cases, models=models, epochs=args.epochs,
         augment=args.augment, families=list(FAMILIES), bootstrap=args.bootstrap,
-        data_dir=paths.data_home() / "study", checkpoints=paths.checkpoints_dir() / "study",
+        data_dir=None if reuse else paths.data_home() / "study",
+        checkpoints=paths.checkpoints_dir() / "study", shared_seed=0 if reuse else None,
         store=home / "results.sqlite", report_out=args.out, seeds=seeds,
         baseline_model=instance_name("fvlp", seeds[0], seeds) if "fvlp" in models else None,
-        command="python -m cabench.study " + " ".join(argv or []),
+        command="python -m cabench.study " + " ".join(sys.argv[1:] if argv is None else argv),
     )  # fmt: skip
     try:
         document = run_pipeline(preset, seed=0)
