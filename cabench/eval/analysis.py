@@ -35,8 +35,16 @@ class CubeResult:
 
 def effective(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cases a model cannot score for a finding (its anatomy absent) become unlabelled there."""
-    missing = np.isnan(probs).any(axis=1)
-    return np.nan_to_num(probs, nan=0.5), np.where(missing, -1, labels).astype(np.int8)
+    nan = np.isnan(probs)
+    labels = np.where(nan.any(axis=1), -1, labels).astype(np.int8)
+    if not nan.any() and np.isfinite(probs).all():
+        return probs, labels  # nothing to replace: no copy
+    filled = np.array(probs, copy=True)
+    np.copyto(filled, 0.5, where=nan)  # in place: no second cube-sized temporary
+    del nan
+    if np.isinf(filled).any():  # never from score_cube; keeps nan_to_num's meaning of +-inf
+        np.nan_to_num(filled, copy=False)
+    return filled, labels
 
 
 def analyse_cube(

@@ -27,16 +27,48 @@ def score_cube(
     global model. Cases whose anatomy is absent from the volume get NaN for that finding.
     """
     difference = (positive - negative).astype(np.float32)  # (T, F, D)
+    n_templates, n_findings, dim = difference.shape
+    source = volumes.global_ if anatomy_index is None else volumes.anatomy
+    n_cases = source.shape[0]
+    probs = np.empty((n_cases, n_templates, n_findings), dtype=np.float32)
     if anatomy_index is None:
-        sims = np.einsum("nd,tfd->ntf", volumes.global_, difference, optimize=True)
+        flat = difference.reshape(n_templates * n_findings, dim)
+        np.matmul(volumes.global_, flat.T, out=probs.reshape(n_cases, -1), casting="same_kind")
     else:
-        index = np.maximum(anatomy_index, 0)
-        chosen = volumes.anatomy[:, index, :]  # (N, F, D)
-        sims = np.einsum("nfd,tfd->ntf", chosen, difference, optimize=True)
-        invalid = ~volumes.anatomy_valid[:, index] | (anatomy_index < 0)[None, :]
-        sims = np.where(invalid[:, None, :], np.nan, sims)
-    logits = np.clip(logit_scale * sims, -60, 60)
-    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        _anatomy_similarities(volumes, np.asarray(anatomy_index), difference, probs)
+    return _sigmoid_inplace(probs, logit_scale)
+
+
+def _anatomy_similarities(
+    volumes: VolumeEmbeddings, anatomy_index: np.ndarray, difference: np.ndarray, out: np.ndarray
+) -> None:
+    """Fill ``out`` (N, T, F) with cos(anatomy embedding, difference), NaN where not scorable.
+
+    One matrix product per anatomy, over the findings of that anatomy: no (N, F, D) copy of the
+    embeddings is made, and the only temporary is one anatomy's block of the cube.
+    """
+    n_cases, n_templates, _ = out.shape
+    for anatomy in np.unique(anatomy_index):
+        findings = np.flatnonzero(anatomy_index == anatomy)
+        if anatomy < 0:
+            out[:, :, findings] = np.nan
+            continue
+        block = difference[:, findings, :].reshape(-1, difference.shape[2])  # (T * k, D)
+        sims = np.matmul(volumes.anatomy[:, anatomy, :], block.T)  # (N, T * k)
+        sims = sims.reshape(n_cases, n_templates, findings.size)
+        sims[~volumes.anatomy_valid[:, anatomy]] = np.nan
+        out[:, :, findings] = sims
+
+
+def _sigmoid_inplace(sims: np.ndarray, logit_scale: float) -> np.ndarray:
+    """sigmoid(clip(logit_scale * sims, -60, 60)) computed in place (float32, NaN stays NaN)."""
+    np.multiply(sims, np.float32(logit_scale), out=sims)
+    np.clip(sims, -60, 60, out=sims)
+    np.negative(sims, out=sims)
+    np.exp(sims, out=sims)
+    np.add(sims, np.float32(1.0), out=sims)
+    np.reciprocal(sims, out=sims)
+    return sims
 
 
 def merge_findings(
@@ -45,6 +77,8 @@ def merge_findings(
 ) -> np.ndarray:  # fmt: skip
     """Columns for the labelled findings: a merged label takes the max over its source findings
     (e.g. Rad-ChestCT's single calcification label scored by max(arterial, coronary))."""
+    if list(labelled) == list(score_findings) and not any(f in merged for f in labelled):
+        return probs  # nothing merged: the columns are the cube itself, no copy
     columns = []
     for finding in labelled:
         sources = merged.get(finding, (finding,))

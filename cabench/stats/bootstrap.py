@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse
 
 from cabench.stats.ranking import check_labels
-from cabench.stats.robustness import SPREAD_STATISTICS, spread_statistics
+from cabench.stats.robustness import SPREAD_STATISTICS, nan_quantile, spread_statistics
 
 _CHUNK_ELEMENTS = 4_000_000  # replicates x templates x cases per step (bounds scratch memory)
 
@@ -58,18 +58,18 @@ class _Finding:
     The smaller class is kept in score order per template ("sorted"); each case of the other class
     ("looked-up") knows how many sorted-class cases score below it (``lo``) and below or tied
     (``hi``). ``lookup`` is the sparse (T * (S + 1), L) matrix with a 1 at (t, lo) and at (t, hi)
-    for every looked-up case, so ``lookup @ weights`` bins the looked-up weights by position.
+    for every looked-up case (one 2 where lo == hi), so ``lookup @ weights`` bins the looked-up
+    weights by position.
     """
 
     sorted_cases: np.ndarray  # (T * S,) sorted-class case indices, ascending score per template
     looked_up: np.ndarray  # (L,) the other class's case indices
-    lookup: scipy.sparse.csr_matrix
+    lookup: scipy.sparse.csc_matrix
     positives_looked_up: bool  # else the pair count is the complement: W_pos W_neg - U
 
 
 def _prepare(probs: np.ndarray, labels: np.ndarray, dtype: np.dtype) -> list[_Finding]:
     findings = []
-    n_templates = probs.shape[1]
     for f in range(labels.shape[1]):
         pos_cases = np.flatnonzero(labels[:, f] == 1)
         neg_cases = np.flatnonzero(labels[:, f] == 0)
@@ -84,18 +84,45 @@ def _prepare(probs: np.ndarray, labels: np.ndarray, dtype: np.dtype) -> list[_Fi
         order = np.argsort(sorted_scores, axis=1)
         sorted_scores = np.take_along_axis(sorted_scores, order, axis=1)
         other_scores = probs[other, :, f].T
-        rows = np.empty((2, n_templates, other.size), dtype=np.int64)
-        for t in range(n_templates):
-            rows[0, t] = np.searchsorted(sorted_scores[t], other_scores[t], side="left")
-            rows[1, t] = np.searchsorted(sorted_scores[t], other_scores[t], side="right")
-        rows += np.arange(n_templates)[:, None] * (sorted_class.size + 1)
-        cols = np.broadcast_to(np.arange(other.size), rows.shape)
-        lookup = scipy.sparse.csr_matrix(  # duplicates (no tie: lo == hi) sum to 2
-            (np.ones(rows.size, dtype=dtype), (rows.ravel(), cols.ravel())),
-            shape=(n_templates * (sorted_class.size + 1), other.size),
-        )
-        findings.append(_Finding(sorted_class[order].ravel(), other, lookup, positives_looked_up))
+        lookup = _lookup(sorted_scores, other_scores, dtype)
+        sorted_cases = sorted_class.astype(_index_dtype(probs.shape[0]))[order].ravel()
+        findings.append(_Finding(sorted_cases, other, lookup, positives_looked_up))
     return findings
+
+
+def _index_dtype(size: int) -> np.dtype:
+    """int32 for indices below 2**31 (half the memory of int64), else int64."""
+    return np.dtype(np.int32 if size < 2**31 else np.int64)
+
+
+def _lookup(sorted_scores: np.ndarray, other_scores: np.ndarray, dtype: np.dtype):
+    """The (T * (S + 1), L) lookup matrix of :class:`_Finding`, built in CSC form directly.
+
+    Column i (a looked-up case) holds, for each template t, a 2 at row t (S + 1) + lo when no
+    sorted-class score ties it (lo == hi), else a 1 at lo and a 1 at hi. Rows ascend within a
+    column, so the arrays are final as built: no COO copy, no duplicate summing, exact sizes.
+    """
+    n_templates, n_sorted = sorted_scores.shape
+    n_other = other_scores.shape[1]
+    index = _index_dtype(n_templates * (n_sorted + 1))
+    rows = np.empty((n_other, n_templates, 2), dtype=index)  # case-major: CSC column order
+    for t in range(n_templates):
+        rows[:, t, 0] = np.searchsorted(sorted_scores[t], other_scores[t], side="left")
+        rows[:, t, 1] = np.searchsorted(sorted_scores[t], other_scores[t], side="right")
+    rows += (np.arange(n_templates, dtype=index) * (n_sorted + 1))[:, None]
+    tied = rows[:, :, 1] != rows[:, :, 0]  # (L, T)
+    keep = np.ones(rows.shape, dtype=bool)
+    keep[:, :, 1] = tied
+    indices = rows[keep]
+    del rows
+    data = np.ones(keep.shape, dtype=dtype)
+    data[:, :, 0] = np.where(tied, dtype.type(1), dtype.type(2))
+    data = data[keep]
+    indptr = np.zeros(n_other + 1, dtype=index)
+    np.cumsum(n_templates + np.count_nonzero(tied, axis=1), out=indptr[1:])
+    return scipy.sparse.csc_matrix(
+        (data, indices, indptr), shape=(n_templates * (n_sorted + 1), n_other), copy=False
+    )
 
 
 class _Workspace:
@@ -201,7 +228,7 @@ def _interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]
     alpha = (1.0 - level) / 2.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(values, [alpha, 1.0 - alpha], axis=0)
+        low, high = nan_quantile(values, [alpha, 1.0 - alpha], axis=0)
     return low, high
 
 

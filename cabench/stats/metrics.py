@@ -17,6 +17,7 @@ from cabench.stats.thresholds import ThresholdPolicy, parse_threshold_policy, th
 
 BINARY_METRICS = ("f1", "f1_weighted", "accuracy", "precision", "recall", "specificity")
 CUBE_METRICS = ("auc", *BINARY_METRICS, "threshold")
+_BINARY_CHUNK_ELEMENTS = 1 << 18  # (case, column) pairs per step of the binary metrics
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -72,13 +73,9 @@ def binary_metrics(
     thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), scores.shape[1:])
     labels2d, column_of = label_columns(scores.shape, labels)
     n = scores.shape[0]
-    lab = labels2d[:, column_of]
-    pred = scores.reshape(n, column_of.size) >= thr.reshape(-1)
-    pos, neg = lab == 1, lab == 0
-    tp = np.count_nonzero(pred & pos, axis=0).astype(np.float64)
-    fp = np.count_nonzero(pred & neg, axis=0).astype(np.float64)
-    p, neg_n = np.count_nonzero(pos, axis=0).astype(np.float64), np.count_nonzero(neg, axis=0)
-    neg_n = neg_n.astype(np.float64)
+    tp, fp, p, neg_n = _confusion_counts(
+        scores.reshape(n, column_of.size), thr.reshape(-1), labels2d, column_of
+    )
     fn, tn = p - tp, neg_n - fp
     f1_pos = _ratio(2 * tp, 2 * tp + fp + fn)
     f1_neg = _ratio(2 * tn, 2 * tn + fn + fp)
@@ -95,6 +92,28 @@ def binary_metrics(
         values[unknown] = np.nan
         out[name] = values.reshape(scores.shape[1:])
     return out
+
+
+def _confusion_counts(
+    scores2d: np.ndarray, thr: np.ndarray, labels2d: np.ndarray, column_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """True positives, false positives, positives and negatives per column, as float64.
+
+    Columns go a block at a time, so the boolean temporaries stay small whatever the cube size.
+    """
+    n, n_cols = scores2d.shape
+    counts = np.empty((4, n_cols), dtype=np.float64)
+    step = max(1, _BINARY_CHUNK_ELEMENTS // max(n, 1))
+    for j0 in range(0, n_cols, step):
+        sl = slice(j0, min(j0 + step, n_cols))
+        lab = labels2d[:, column_of[sl]]
+        pred = scores2d[:, sl] >= thr[sl]
+        pos, neg = lab == 1, lab == 0
+        counts[0, sl] = np.count_nonzero(pred & pos, axis=0)
+        counts[1, sl] = np.count_nonzero(pred & neg, axis=0)
+        counts[2, sl] = np.count_nonzero(pos, axis=0)
+        counts[3, sl] = np.count_nonzero(neg, axis=0)
+    return counts[0], counts[1], counts[2], counts[3]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, empty: float = 0.0) -> np.ndarray:

@@ -25,6 +25,7 @@ from cabench.errors import UserError
 from cabench.stats.ranking import check_labels, label_columns, sort_columns
 
 CTCLIP_GRID = np.linspace(0.0, 1.0, 100)
+_YOUDEN_CHUNK_ELEMENTS = 1 << 16  # keys per step of the Youden scan (bounds scratch memory)
 _ACCEPTED = "use 'youden', 'ctclip' or 'fixed:T' with 0 <= T <= 1"
 
 
@@ -74,7 +75,8 @@ def _youden(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return out.reshape(cols.trailing)
     one = cols.codec.key_dtype.type(1)
     index = np.arange(cols.n, dtype=np.int64)
-    for sl, keys in cols.chunks():
+    # Several int64 (columns, n) temporaries per chunk: size chunks by elements, not columns.
+    for sl, keys in cols.chunks(columns=max(1, _YOUDEN_CHUNK_ELEMENTS // cols.n)):
         p, n = cols.n_pos[sl, None], cols.n_neg[sl, None]
         is_pos = (keys & one).astype(np.int64)
         pos_below = np.cumsum(is_pos, axis=1) - is_pos
