@@ -27,8 +27,25 @@ def spread_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
             "mean": np.nanmean(values, axis=-1),
             "std": np.nanstd(values, axis=-1, ddof=1),
             "min": np.nanmin(values, axis=-1),
-            "q05": np.nanquantile(values, 0.05, axis=-1, method="linear"),
+            "q05": nan_quantile(values, 0.05),
         }
+
+
+def nan_quantile(values: np.ndarray, q: float | list[float], axis: int = -1) -> np.ndarray:
+    """``numpy.nanquantile`` (linear method) over ``axis``, with the same numbers, vectorised.
+
+    numpy computes a NaN-aware quantile one slice at a time in Python; slices without NaN give the
+    same result through ``numpy.quantile`` in one call, so only slices holding NaN take the slow
+    path. The caller handles warnings (an all-NaN slice gives NaN).
+    """
+    values = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    if values.ndim < 2:
+        return np.nanquantile(values, q, axis=-1)
+    has_nan = np.isnan(values).any(axis=-1)
+    out = np.quantile(values, q, axis=-1)
+    if has_nan.any():
+        out[..., has_nan] = np.nanquantile(values[has_nan], q, axis=-1)
+    return out
 
 
 def across_templates(
