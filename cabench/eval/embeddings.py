@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cabench import distributed, paths
 from cabench.data.base import CaseRef, DatasetReader
@@ -71,12 +72,7 @@ class EmbeddingCache:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
-            todo = [texts[i] for i in missing]
-            vectors = [
-                model.encode_texts(todo[s : s + batch_size])
-                for s in track(range(0, len(todo), batch_size), "encode prompts")
-            ]
-            encoded = np.concatenate(vectors).astype(np.float32)
+            encoded = _encode_by_length(model, [texts[i] for i in missing], batch_size)
             with closing(self._connect()) as db, db:
                 db.executemany(
                     "INSERT OR REPLACE INTO text VALUES (?, ?)",
@@ -147,6 +143,24 @@ class EmbeddingCache:
                 ):
                     rows[row[0]] = row[1:]
         return rows
+
+
+def _encode_by_length(model: ZeroShotModel, texts: list[str], batch_size: int) -> np.ndarray:
+    """(N, D) float32 embeddings of ``texts`` in their order, encoded shortest first.
+
+    Each batch is padded to its longest text, so batches of similar lengths waste little work on
+    padding; the attention mask keeps the embeddings the same (up to float rounding, ~1e-7).
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: np.ndarray | None = None
+    with torch.inference_mode():
+        for start in track(range(0, len(order), batch_size), "encode prompts"):
+            rows = order[start : start + batch_size]
+            vectors = model.encode_texts([texts[i] for i in rows])
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[-1]), dtype=np.float32)
+            out[rows] = vectors
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def _stack(rows: list[tuple]) -> VolumeEmbeddings:

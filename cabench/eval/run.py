@@ -194,10 +194,12 @@ def _evaluate(
     diag = out.collapse.setdefault(model_name, {})
     diag.setdefault("image", {})[dataset_name] = collapse.image_collapse(model, volumes, opts.seed)
     if "reports" not in diag:
+        t0 = time.perf_counter()
         aset = anatomy_set(opts.anatomy_set)
         reports = collapse.report_collapse(model, cache, data.cases, aset, opts.seed)
         if reports is not None:
             diag["reports"] = {"dataset": dataset_name, **reports}
+        out.timings[f"{key}/report_collapse"] = time.perf_counter() - t0
     out.results.append({
         "model": model_name,
         "dataset": dataset_name,
@@ -233,21 +235,25 @@ def run(opts: RunOptions) -> dict[str, Any]:
     baseline = opts.baseline_model or opts.models[0]
     if baseline not in opts.models:
         raise UserError(f"--baseline-model {baseline!r} is not in --models {opts.models}")
+    t0 = time.perf_counter()
     plan = build_plan(opts.prompts, opts.augment, finding_names(), opts.anatomy_set)
+    plan_seconds = time.perf_counter() - t0
     models = {m: load_model(m, opts.checkpoints.get(m), opts.device) for m in opts.models}
     datasets = {d: _prepare_dataset(d, opts) for d in opts.datasets}
     store = Store(opts.store)
     texts = plan.unique_texts()
     lookup = {text: i for i, text in enumerate(texts)}
-    out = _Outputs()
+    out = _Outputs(timings={"prompt_plan": plan_seconds})
     for model_name, model in models.items():
         cache = EmbeddingCache(model.identity())
         t0 = time.perf_counter()
         vectors = cache.texts(model, texts)
         out.timings[f"{model_name}/encode_prompts"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         out.collapse.setdefault(model_name, {})["prompts"] = collapse.prompt_collapse(
             model, cache, plan, anatomy_set(opts.anatomy_set), opts.seed
         )
+        out.timings[f"{model_name}/prompt_collapse"] = time.perf_counter() - t0
         for dataset_name, data in datasets.items():
             _evaluate(model_name, model, cache, (vectors, lookup), dataset_name, data, plan,
                       opts, policy, store, out)  # fmt: skip
