@@ -64,6 +64,13 @@ def normalise(text: str) -> str:
 
 def inspect_source(source: str) -> set[str]:
     """Parse one source; refuse imports and private attributes; return the variables it reads."""
+    return set(_inspect_cached(source))
+
+
+@lru_cache(maxsize=8192)
+def _inspect_cached(source: str) -> frozenset[str]:
+    """:func:`inspect_source` once per distinct source (validation asks about each several times;
+    a problem raises every time, as it is not cached)."""
     try:
         tree = ENV.parse(source)
     except TemplateSyntaxError as exc:
@@ -77,18 +84,61 @@ def inspect_source(source: str) -> set[str]:
         key = node.arg.value if isinstance(node.arg, nodes.Const) else None
         if isinstance(key, str) and key.startswith("_"):
             raise TemplateProblem(f"tries to leave the sandbox: item {key!r}")
-    return set(meta.find_undeclared_variables(tree))
+    return frozenset(meta.find_undeclared_variables(tree))
 
 
 @lru_cache(maxsize=8192)
 def compile_source(source: str) -> jinja2.Template:
     """The compiled template for ``source`` (compiled once per process)."""
-    inspect_source(source)
+    _inspect_cached(source)
     return ENV.from_string(source)
 
 
 def render_source(source: str, variables: dict[str, Any]) -> str:
-    """Render one source with ``variables``; problems raise :class:`TemplateProblem`."""
+    """Render one source with ``variables``; problems raise :class:`TemplateProblem`.
+
+    Rendering is a pure function of the source and the variables, so each distinct pair is
+    rendered once per process: validation renders a template for every finding, partial's
+    variants share their parent's minimal form, and the run renders the validated texts again.
+    """
+    return render_keyed(source, variables, variables_key(variables))
+
+
+def render_keyed(source: str, variables: dict[str, Any], key: tuple | None) -> str:
+    """:func:`render_source` with ``key = variables_key(variables)`` computed by the caller
+    (once per finding rather than once per source)."""
+    if key is None:
+        return _render_uncached(source, variables)
+    return _render_cached(source, key)
+
+
+def variables_key(variables: dict[str, Any]) -> tuple | None:
+    """A hashable copy of template variables (strings, and lists of strings), else None."""
+    items = []
+    for name, value in variables.items():
+        if isinstance(value, list | tuple):
+            if not all(isinstance(v, str) for v in value):
+                return None
+            value = (type(value).__name__, tuple(value))
+        elif not isinstance(value, str | int | float | bool | None):
+            return None
+        items.append((name, value))
+    return tuple(items)
+
+
+@lru_cache(maxsize=1 << 16)
+def _render_cached(source: str, key: tuple) -> str:
+    """:func:`_render_uncached` of the variables ``key`` stands for (see variables_key)."""
+    variables = {
+        name: (list(value[1]) if value[0] == "list" else tuple(value[1]))
+        if isinstance(value, tuple)
+        else value
+        for name, value in key
+    }
+    return _render_uncached(source, variables)
+
+
+def _render_uncached(source: str, variables: dict[str, Any]) -> str:
     compiled = compile_source(source)
     try:
         text = compiled.render(variables)
@@ -121,12 +171,18 @@ def _as_set(anatomy_set: AnatomySet | str) -> AnatomySet:
     return anatomy_set if isinstance(anatomy_set, AnatomySet) else vocab.anatomy_set(anatomy_set)
 
 
-def _render_pair(template: Template, finding: Finding, base: dict[str, Any]) -> tuple[str, str]:
-    variables = {**base, **template.override_for(finding.name)} if template.overrides else base
+def _render_pair(
+    template: Template, finding: Finding, base: dict[str, Any], base_key: tuple | None = None
+) -> tuple[str, str]:
+    if template.overrides:
+        variables = {**base, **template.override_for(finding.name)}
+        key = variables_key(variables)
+    else:
+        variables, key = base, variables_key(base) if base_key is None else base_key
     texts = []
     for side in SIDES:
         try:
-            texts.append(render_source(template.source(side), variables))
+            texts.append(render_keyed(getattr(template, side), variables, key))
         except TemplateProblem as exc:
             raise UserError(f"{describe(template)}, {side}, {finding.name!r}: {exc}") from None
     return texts[0], texts[1]
@@ -158,10 +214,11 @@ def render_all(
     anatomy_set = _as_set(anatomy_set)
     chosen = [_as_finding(f) for f in (vocab.findings() if findings is None else findings)]
     contexts = [(finding, context(finding, anatomy_set)) for finding in chosen]
+    keys = [variables_key(base) for _, base in contexts]
     rows: list[PromptRow] = []
     for template in templates:
-        for finding, base in contexts:
-            positive, negative = _render_pair(template, finding, base)
+        for (finding, base), key in zip(contexts, keys, strict=True):
+            positive, negative = _render_pair(template, finding, base, key)
             rows.append(PromptRow(template.template_id, finding.name, positive, negative))
     return rows
 

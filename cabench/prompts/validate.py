@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from cabench import vocab
 from cabench.errors import UserError
 from cabench.prompts.family import Family
-from cabench.prompts.render import SIDES, TemplateProblem, inspect_source, render_source
+from cabench.prompts.render import (
+    SIDES,
+    TemplateProblem,
+    inspect_source,
+    render_keyed,
+    variables_key,
+)
 from cabench.prompts.template import Template
 from cabench.prompts.variables import FINDING_VARIABLES, VARIABLES, context
 from cabench.registry import did_you_mean
@@ -56,9 +62,9 @@ def _has_no_optional(template: Template) -> bool:
     return not any(c.optional or c.spans() for c in template.clauses)
 
 
-def _render_side(template: Template, side: str, variables: dict) -> str:
+def _render_side(source: str, side: str, variables: dict, key: tuple | None) -> str:
     try:
-        return render_source(template.source(side), variables)
+        return render_keyed(source, variables, key)
     except TemplateProblem as exc:
         raise TemplateProblem(f"{side}: {exc}") from None
 
@@ -66,13 +72,17 @@ def _render_side(template: Template, side: str, variables: dict) -> str:
 def check_renders(template: Template, anatomy_sets: Sequence[AnatomySet]) -> tuple[str, ...]:
     """Render for every finding of every set (all and no optional parts); return the texts."""
     variants = [template] if _has_no_optional(template) else [template, template.minimal()]
+    sources = {id(v): [(v.source(s), s) for s in SIDES] for v in variants}
     texts: list[str] = []
     for anatomy_set in anatomy_sets:
         for finding in vocab.findings():
             base = context(finding, anatomy_set)
             variables = {**base, **template.override_for(finding.name)}
+            key = variables_key(variables)
             for variant in variants:
-                positive, negative = (_render_side(variant, s, variables) for s in SIDES)
+                positive, negative = (
+                    _render_side(src, side, variables, key) for src, side in sources[id(variant)]
+                )
                 what = "with its optional parts dropped " if variant is not template else ""
                 for side, text in (("positive", positive), ("negative", negative)):
                     if not text:
