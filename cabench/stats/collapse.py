@@ -14,6 +14,7 @@ import numpy as np
 import scipy.stats
 
 _ROW_BLOCK = 1024
+_GRAM_ELEMENTS = 1 << 20  # Gram-matrix entries per block when reading sampled pairs
 
 
 def cross_group_cosine(
@@ -53,10 +54,25 @@ def _pair_cosines(
     if n_target <= max_pairs:
         return _all_pairs(unit, codes, same)
     i, j = _sample_pairs(codes, same, n_target, max_pairs, np.random.default_rng(seed))
+    return _pair_dots(unit, i, j)
+
+
+def _pair_dots(unit: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``unit[i] . unit[j]`` for pairs sorted by i, read off blocks of the Gram matrix.
+
+    One matrix product per block of rows instead of gathering two (pairs, d) arrays: BLAS does
+    the arithmetic, and scratch memory stays at about ``_GRAM_ELEMENTS`` floats.
+    """
+    n = unit.shape[0]
     out = np.empty(i.size)
-    for k0 in range(0, i.size, 65536):
-        sl = slice(k0, k0 + 65536)
-        out[sl] = np.einsum("kd,kd->k", unit[i[sl]], unit[j[sl]])
+    rows = max(1, _GRAM_ELEMENTS // max(n, 1))
+    bounds = np.searchsorted(i, np.arange(0, n + rows, rows))
+    for b, i0 in enumerate(range(0, n, rows)):
+        sl = slice(bounds[b], bounds[b + 1])
+        if sl.start == sl.stop:
+            continue
+        gram = unit[i0 : i0 + rows] @ unit.T
+        out[sl] = gram[i[sl] - i0, j[sl]]
     return out
 
 
