@@ -57,7 +57,7 @@ class EmbeddingCache:
 
     # -- text ------------------------------------------------------------------------------
     def texts(
-        self, model: ZeroShotModel, texts: Sequence[str], batch_size: int = 256
+        self, model: ZeroShotModel, texts: Sequence[str], batch_size: int = 128
     ) -> np.ndarray:
         """(N, D) embeddings of ``texts``; only texts not cached yet go through the encoder."""
         keys = [self._key("text:" + t) for t in texts]
