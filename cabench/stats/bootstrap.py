@@ -26,6 +26,7 @@ from cabench.stats.ranking import check_labels
 from cabench.stats.robustness import SPREAD_STATISTICS, nan_quantile, spread_statistics
 
 _CHUNK_ELEMENTS = 4_000_000  # replicates x templates x cases per step (bounds scratch memory)
+_SLICE_CUMSUM_MIN = 512  # templates x replicates from which slice-wise cumulative sums pay
 
 
 def case_resamples(
@@ -159,8 +160,7 @@ def _weighted_auc(finding: _Finding, weights: np.ndarray, space: _Workspace) -> 
     sorted_w = space.get("sorted", (n_sorted, r), dtype)
     np.take(weights, finding.sorted_cases, axis=0, out=sorted_w)
     cum = space.get("cum", (n_templates, per_template + 1, r), dtype)
-    cum[:, 0] = 0
-    np.cumsum(sorted_w.reshape(n_templates, per_template, r), axis=1, out=cum[:, 1:])
+    _cumsum_middle(sorted_w.reshape(n_templates, per_template, r), cum)
     look_w = np.take(weights, finding.looked_up, axis=0)
     binned = (finding.lookup @ look_w).reshape(cum.shape)
     twice_u = np.einsum("tkr,tkr->rt", cum, binned, dtype=np.float64)
@@ -169,6 +169,21 @@ def _weighted_auc(finding: _Finding, weights: np.ndarray, space: _Workspace) -> 
         twice_u = 2.0 * pairs - twice_u
     with np.errstate(divide="ignore", invalid="ignore"):
         return twice_u / (2.0 * pairs)
+
+
+def _cumsum_middle(values: np.ndarray, out: np.ndarray) -> None:
+    """``out[:, 0] = 0`` and ``out[:, 1:] = cumsum(values, axis=1)`` for values (T, S, r).
+
+    numpy accumulates along a middle axis one strided (t, r) line at a time; adding whole
+    contiguous (T, r) slices step by step is several times faster when the slices are large.
+    The additions happen in the same order either way, so the sums are the same.
+    """
+    out[:, 0] = 0
+    if values.shape[0] * values.shape[2] < _SLICE_CUMSUM_MIN:
+        np.cumsum(values, axis=1, out=out[:, 1:])
+        return
+    for k in range(values.shape[1]):
+        np.add(out[:, k], values[:, k], out=out[:, k + 1])
 
 
 def bootstrap_macro_auc(

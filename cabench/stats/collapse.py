@@ -114,7 +114,8 @@ def _sample_pairs(
         draw = min(n_all, 2 * draw)
     # choice() returns a random order, so the first k kept pairs are a uniform sample.
     chosen = np.flatnonzero(keep)[:k]
-    order = np.lexsort((j[chosen], i[chosen]))
+    # Flat indices count pairs in row-major (i, j) order: sorting them sorts the pairs.
+    order = np.argsort(flat[chosen])
     return i[chosen][order], j[chosen][order]
 
 
