@@ -49,3 +49,24 @@ def test_merge_takes_max_of_sources():
     merged = merge_findings(probs, ["A", "B", "C"], {"A": ("A", "B")}, ["A", "C"])
     assert np.array_equal(merged[:, :, 0], np.maximum(probs[:, :, 0], probs[:, :, 1]))
     assert np.array_equal(merged[:, :, 1], probs[:, :, 2])
+
+
+def test_merge_without_merged_findings_keeps_the_cube():
+    probs = np.random.default_rng(3).random((4, 2, 3)).astype(np.float32)
+    assert merge_findings(probs, ["A", "B", "C"], {}, ["A", "B", "C"]) is probs
+
+
+def test_cube_needs_no_scratch_beyond_one_anatomy_block():
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    n, t, f, a, d = 2000, 6, 12, 4, 32
+    volumes = VolumeEmbeddings(None, _unit(rng, n, a, d), rng.random((n, a)) < 0.9)
+    pos, neg = _unit(rng, t, f, d), _unit(rng, t, f, d)
+    tracemalloc.start()
+    try:
+        cube = score_cube(volumes, np.arange(f) % a, pos, neg, 10.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.6 * cube.nbytes  # the cube, plus one anatomy's (N, T, F / A) block

@@ -139,3 +139,15 @@ def test_rendering_is_deterministic_and_cached(finding, set_name):
     template = pair("{{ a_finding|capitalize }} in the {{ anatomy }}.", "No {{ finding|lower }}.")
     assert render(template, finding, set_name) == render(template, finding, set_name)
     assert compile_source(template.positive) is compile_source(template.positive)
+
+
+def test_render_cache_keeps_list_variables_and_repeats_errors():
+    from cabench.prompts.render import TemplateProblem, render_source
+
+    variables = {"finding": "Emphysema", "synonyms": ["a", "b"], "n": 2}
+    source = "{{ finding }}: {{ synonyms|join('/') }} {{ synonyms is sequence }} {{ n * 2 }}"
+    first = render_source(source, variables)
+    assert first == render_source(source, dict(variables)) == "Emphysema: a/b True 4"
+    for _ in range(2):  # a failure is not cached away: it raises every time
+        with pytest.raises(TemplateProblem, match="undefined variable"):
+            render_source("{{ nope }}", variables)

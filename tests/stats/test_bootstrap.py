@@ -124,3 +124,24 @@ def test_bad_shapes_raise():
         summarise(np.zeros((5, 3)), np.zeros(2))
     with pytest.raises(ValueError):
         case_resamples(5, 2, 0, strata=np.zeros(4))
+
+
+def test_slice_cumulative_sums_equal_numpy_and_explicit_resampling(monkeypatch):
+    rng = np.random.default_rng(5)
+    probs = (rng.integers(0, 6, (30, 8, 3)) / 5).astype(np.float32)  # many ties
+    labels = rng.integers(-1, 2, (30, 3)).astype(np.int8)
+    resamples = case_resamples(30, 100, seed=2)  # one chunk: 8 templates x 100 replicates
+    sliced = bootstrap_macro_auc(probs, labels, resamples, workers=1)
+    monkeypatch.setattr(bootstrap_module, "_SLICE_CUMSUM_MIN", 10**9)  # numpy's cumsum
+    np.testing.assert_array_equal(bootstrap_macro_auc(probs, labels, resamples, workers=1), sliced)
+    np.testing.assert_allclose(sliced, explicit(probs, labels, resamples), atol=1e-12)
+
+
+def test_lookup_has_one_entry_per_untied_case_and_two_per_tie():
+    sorted_scores = np.array([[0.1, 0.5, 0.5, 0.9]], dtype=np.float32)
+    other = np.array([[0.05, 0.5, 0.95]], dtype=np.float32)
+    lookup = bootstrap_module._lookup(sorted_scores, other, np.dtype(np.float32))
+    assert lookup.nnz == 4  # 0.05 and 0.95: one entry of 2; 0.5 ties: 1 at lo and 1 at hi
+    dense = lookup.toarray()
+    assert dense[0, 0] == 2 and dense[4, 2] == 2
+    assert dense[1, 1] == 1 and dense[3, 1] == 1

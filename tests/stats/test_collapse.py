@@ -110,3 +110,18 @@ def test_empty_and_degenerate_inputs():
     assert zero.size == 1 and math.isnan(zero[0])
     with pytest.raises(ValueError):
         cross_group_cosine(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_sampled_pairs_are_row_major_and_read_off_the_gram_matrix(monkeypatch):
+    from cabench.stats import collapse
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(60, 5))
+    groups = np.arange(60) % 3
+    monkeypatch.setattr(collapse, "_GRAM_ELEMENTS", 120)  # blocks of 2 rows
+    i, j = collapse._sample_pairs(groups, False, 1200, 300, np.random.default_rng(0))
+    assert np.all(np.diff(i * 60 + j) > 0) and np.all(groups[i] != groups[j])
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        collapse._pair_dots(unit, i, j), np.einsum("kd,kd->k", unit[i], unit[j]), atol=1e-14
+    )

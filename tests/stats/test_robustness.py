@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from cabench.stats import across_templates, flip_rate, prob_spread, rank_stability
+from cabench.stats.robustness import nan_quantile
 
 
 def test_across_templates_by_hand():
@@ -108,3 +110,19 @@ def test_rank_stability_extremes():
     assert rank_stability(same_order) == pytest.approx(1.0)
     assert rank_stability(np.array([[0.9, 0.1], [0.1, 0.9]])) == pytest.approx(-1.0)
     assert math.isnan(rank_stability(np.array([[0.9, 0.8, 0.7]])))
+
+
+@pytest.mark.parametrize("shape", [(9,), (40, 7), (3, 4, 5)])
+def test_nan_quantile_equals_numpy_nanquantile(shape):
+    rng = np.random.default_rng(len(shape))
+    values = rng.random(shape)
+    values[rng.random(shape) < 0.2] = np.nan
+    if len(shape) > 1:
+        values[0] = np.nan  # an all-NaN slice along the last axis
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for axis in range(len(shape)):
+            for q in (0.05, [0.025, 0.975]):
+                np.testing.assert_array_equal(
+                    nan_quantile(values, q, axis=axis), np.nanquantile(values, q, axis=axis)
+                )
