@@ -1,5 +1,3 @@
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,7 +111,9 @@ def test_render_all_rows_in_template_then_finding_order():
     assert len(unique_prompts(rows)) == 8
 
 
-def test_hundred_templates_times_eighteen_findings_render_fast():
+def test_hundred_templates_parse_each_source_once():
+    """Rendering cost must not grow with templates x findings x parsing: each Jinja source is
+    compiled once however many findings use it (speed itself is measured in bench/)."""
     words = ["is seen", "is noted", "is present", "is observed", "was detected"]
     templates = [
         Template(
@@ -126,11 +126,11 @@ def test_hundred_templates_times_eighteen_findings_render_fast():
         for w in words
     ]
     compile_source.cache_clear()
-    start = time.perf_counter()
     rows = render_all(templates, None, "chest7")
-    elapsed = time.perf_counter() - start
     assert len(rows) == 100 * 18
-    assert elapsed < 1.0, f"rendering 100 x 18 took {elapsed:.2f} s"
+    sources = {c.positive for t in templates for c in t.clauses}
+    sources |= {c.negative for t in templates for c in t.clauses}
+    assert compile_source.cache_info().misses <= len(sources) + 2 * len(templates)
 
 
 @settings(max_examples=30, deadline=None)
