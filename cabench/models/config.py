@@ -61,8 +61,10 @@ class TextEncoderConfig:
     lr_scale: float = 0.1  # pretrained: its learning rate relative to training.lr
     # none: encode a text (an anatomy's sentences, or a whole Findings section) in one pass;
     # mean: encode each of its sentences on its own and average the normalised sentence
-    # embeddings, so a negated sentence ("No X is seen.") is its own unit, as a prompt is
-    sentence_pooling: str = "none"
+    # embeddings, so a negated sentence ("No X is seen.") is its own unit, as a prompt is (a
+    # from-scratch encoder otherwise never sees a one-sentence text like a zero-shot prompt);
+    # the full presets keep the published whole-text encoding
+    sentence_pooling: str = "mean"
 
 
 @dataclass
