@@ -31,7 +31,7 @@ from cabench.models.config import ModelConfig, load_config
 from cabench.models.text_encoder import TextTokenizer, pretrained_tokenizer
 from cabench.models.vlm import VisionLanguageModel
 from cabench.text.augment import TextAugmentation
-from cabench.text.sections import default_normal_text
+from cabench.text.sections import default_normal_text, split_into_sentences
 from cabench.text.targets import CaseTexts, anatomy_text_batch
 from cabench.text.tokenizer import train_tokenizer
 from cabench.train_data import TrainingSet, load_training_set
@@ -147,6 +147,9 @@ def _make_batch(
         batch["text_valid"] = torch.ones_like(normal)
     else:
         texts = [c.findings for c in cases]
+    if model.config.text_encoder.sentence_pooling == "mean":
+        texts, groups = split_into_sentences(texts)
+        batch["text_group"] = groups
     batch["text_ids"], batch["text_mask"] = tokenizer(texts)
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 

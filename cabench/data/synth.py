@@ -25,7 +25,7 @@ from cabench.registry import did_you_mean
 from cabench.ui import track
 from cabench.vocab import finding_names, synthetic_structures
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SITES: dict[str, ModuleType] = {
     synth_ctrate.NAME: synth_ctrate,
     synth_radchest.NAME: synth_radchest,

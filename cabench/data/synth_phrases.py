@@ -165,32 +165,69 @@ POSITIVE = {
     ],
 }
 
-# finding -> ways to say it is absent
+# finding -> ways to say it is absent: "No X ..." and, as often in CT-RATE reports, "X was not
+# observed/detected." (a report model must meet both kinds of negation to read either)
 NEGATIVE = {
-    "Medical material": ["No catheter or other medical device is seen in the mediastinum."],
-    "Arterial wall calcification": ["No calcified plaque is seen in the aortic wall."],
-    "Cardiomegaly": ["Heart size is normal.", "Heart contour and size are normal."],
+    "Medical material": [
+        "No catheter or other medical device is seen in the mediastinum.",
+        "A catheter or other medical device was not observed in the mediastinum.",
+    ],
+    "Arterial wall calcification": [
+        "No calcified plaque is seen in the aortic wall.",
+        "Atherosclerotic calcification was not observed in the aortic wall.",
+    ],
+    "Cardiomegaly": [
+        "Heart size is normal.",
+        "Heart contour and size are normal.",
+        "Cardiomegaly was not observed.",
+    ],
     "Pericardial effusion": [
         "No pericardial effusion was observed.",
         "Pericardial effusion-thickening was not observed.",
     ],
-    "Coronary artery wall calcification": ["No coronary artery calcification is seen."],
-    "Hiatal hernia": ["No hiatal hernia is seen."],
+    "Coronary artery wall calcification": [
+        "No coronary artery calcification is seen.",
+        "Coronary artery calcification was not detected.",
+    ],
+    "Hiatal hernia": ["No hiatal hernia is seen.", "Hiatal hernia was not detected."],
     "Lymphadenopathy": [
         "No lymph node in pathological size and appearance was detected in the mediastinum.",
         "No enlarged lymph nodes are seen in the prevascular, paratracheal or subcarinal regions.",
+        "Mediastinal lymph nodes of pathological size were not observed.",
     ],
-    "Emphysema": ["No emphysematous change is seen."],
-    "Atelectasis": ["No atelectasis is seen."],
-    "Lung nodule": ["No nodule was detected in either lung."],
-    "Lung opacity": ["No ground-glass opacity is observed."],
-    "Pulmonary fibrotic sequela": ["No fibrotic change is seen in the lung parenchyma."],
-    "Pleural effusion": ["No pleural effusion was detected.", "No pleural effusion or thickening."],
-    "Mosaic attenuation pattern": ["Lung parenchymal density is homogeneous."],
-    "Peribronchial thickening": ["Bronchial walls are of normal thickness."],
-    "Consolidation": ["No consolidation is seen."],
-    "Bronchiectasis": ["No bronchiectasis is seen."],
-    "Interlobular septal thickening": ["No interlobular septal thickening is seen."],
+    "Emphysema": ["No emphysematous change is seen.", "Emphysema was not observed in the lungs."],
+    "Atelectasis": ["No atelectasis is seen.", "Atelectasis was not observed in the lungs."],
+    "Lung nodule": [
+        "No nodule was detected in either lung.",
+        "A pulmonary nodule was not detected in either lung.",
+    ],
+    "Lung opacity": [
+        "No ground-glass opacity is observed.",
+        "Ground-glass opacity was not observed in the lungs.",
+    ],
+    "Pulmonary fibrotic sequela": [
+        "No fibrotic change is seen in the lung parenchyma.",
+        "Fibrotic sequelae were not observed in the lung parenchyma.",
+    ],
+    "Pleural effusion": [
+        "No pleural effusion was detected.",
+        "No pleural effusion or thickening.",
+        "Pleural effusion-thickening was not detected.",
+    ],
+    "Mosaic attenuation pattern": [
+        "Lung parenchymal density is homogeneous.",
+        "Mosaic attenuation pattern was not observed in the lungs.",
+    ],
+    "Peribronchial thickening": [
+        "Bronchial walls are of normal thickness.",
+        "Peribronchial thickening was not observed.",
+    ],
+    "Consolidation": ["No consolidation is seen.", "Consolidation was not observed in the lungs."],
+    "Bronchiectasis": ["No bronchiectasis is seen.", "Bronchiectasis was not observed."],
+    "Interlobular septal thickening": [
+        "No interlobular septal thickening is seen.",
+        "Interlobular septal thickening was not observed in the lungs.",
+    ],
 }
 
 NORMAL = {

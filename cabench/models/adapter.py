@@ -124,9 +124,15 @@ class TrainedModel:
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
+        groups, n_texts = None, len(texts)
+        if self.config.text_encoder.sentence_pooling == "mean":
+            from cabench.text.sections import split_into_sentences
+
+            texts, groups = split_into_sentences(texts)
+            groups = groups.to(self.device)
         ids, mask = self.tokenizer(texts)
         with _autocast(self.device):
-            out = self.model.encode_text(ids.to(self.device), mask.to(self.device))
+            out = self.model.encode_text(ids.to(self.device), mask.to(self.device), groups, n_texts)
         return out.float().cpu().numpy()
 
 

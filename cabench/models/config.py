@@ -28,6 +28,7 @@ IMAGE_ENCODERS = ("cnn3d", "vit3d")
 ANATOMY_POOLING = ("attention", "max", "attention+max")
 GLOBAL_POOLING = ("mean", "max", "mean+max")
 GLOBAL_VARIANTS = ("none", "cross_anatomy", "supcon_anatomy")
+SENTENCE_POOLING = ("none", "mean")
 
 
 @dataclass
@@ -58,6 +59,12 @@ class TextEncoderConfig:
     pretrained_path: str | None = None
     trainable_layers: int = -1  # pretrained: fine-tune only the top N layers (-1: all)
     lr_scale: float = 0.1  # pretrained: its learning rate relative to training.lr
+    # none: encode a text (an anatomy's sentences, or a whole Findings section) in one pass;
+    # mean: encode each of its sentences on its own and average the normalised sentence
+    # embeddings, so a negated sentence ("No X is seen.") is its own unit, as a prompt is (a
+    # from-scratch encoder otherwise never sees a one-sentence text like a zero-shot prompt);
+    # the full presets keep the published whole-text encoding
+    sentence_pooling: str = "mean"
 
 
 @dataclass
@@ -250,6 +257,7 @@ def _check(config: ModelConfig, where: str) -> None:
         ("image_encoder.type", config.image_encoder.type, IMAGE_ENCODERS),
         ("pooling.anatomy", config.pooling.anatomy, ANATOMY_POOLING),
         ("pooling.global_", config.pooling.global_, GLOBAL_POOLING),
+        ("text_encoder.sentence_pooling", config.text_encoder.sentence_pooling, SENTENCE_POOLING),
     )
     for key, value, allowed in checks:
         if value not in allowed:

@@ -102,8 +102,22 @@ class VisionLanguageModel(nn.Module):
                 features = features + masked_max(tokens, membership)[0]
         return ImageEmbeddings(None, F.normalize(self.anatomy_proj(features), dim=-1), valid)
 
-    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.text_proj(self.text_encoder(input_ids, attention_mask)), dim=-1)
+    def encode_text(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        groups: torch.Tensor | None = None,
+        n_texts: int | None = None,
+    ) -> torch.Tensor:
+        """Normalised text embeddings. With ``groups`` (one index per row, from
+        `split_into_sentences`) the rows are sentences: each text is the normalised mean of its
+        sentences' normalised embeddings (text_encoder.sentence_pooling: mean)."""
+        out = F.normalize(self.text_proj(self.text_encoder(input_ids, attention_mask)), dim=-1)
+        if groups is None:
+            return out
+        n_texts = int(groups.max()) + 1 if n_texts is None else n_texts
+        pooled = out.new_zeros(n_texts, out.shape[-1]).index_add(0, groups, out)
+        return F.normalize(pooled, dim=-1)
 
     # -- training -----------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -115,11 +129,15 @@ class VisionLanguageModel(nn.Module):
         image = self.encode_image(batch["image"], batch.get("bits"))
         cfg = self.config.losses
         if not self.anatomies:
-            text = self.encode_text(batch["text_ids"], batch["text_mask"])
+            text = self.encode_text(
+                batch["text_ids"], batch["text_mask"], batch.get("text_group"), len(image.global_)
+            )
             loss = losses.clip_loss(image.global_, text, self.scale())
             return {"loss": loss, "clip": loss.detach()}
         batch_size, n_anat = batch["normal"].shape
-        text = self.encode_text(batch["text_ids"], batch["text_mask"]).view(batch_size, n_anat, -1)
+        groups, n_texts = batch.get("text_group"), batch_size * n_anat
+        text = self.encode_text(batch["text_ids"], batch["text_mask"], groups, n_texts)
+        text = text.view(batch_size, n_anat, -1)
         valid = image.valid & batch["text_valid"]
         args = (image.anatomy, text, valid, batch["normal"], batch["text_hash"])
         local = losses.local_anatomy_loss(*args, self.scale(), cfg.false_negatives)

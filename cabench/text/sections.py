@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 import yaml
 
 from cabench.vocab import AnatomySet
+
+if TYPE_CHECKING:
+    import torch
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 CHEST7 = ("lung", "airway", "pleura", "heart", "aorta", "esophagus", "mediastinum")
@@ -32,6 +36,20 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a report section, whitespace-normalised, empty ones dropped."""
     text = " ".join((text or "").split())
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def split_into_sentences(texts: list[str]) -> tuple[list[str], torch.Tensor]:
+    """Texts -> their sentences (a text without a sentence boundary is one sentence) and, for
+    each sentence, the index of its text (for text_encoder.sentence_pooling: mean)."""
+    import torch
+
+    sentences: list[str] = []
+    groups: list[int] = []
+    for index, text in enumerate(texts):
+        parts = split_sentences(text) or [text]
+        sentences.extend(parts)
+        groups.extend([index] * len(parts))
+    return sentences, torch.tensor(groups, dtype=torch.long)
 
 
 def chest7_anatomies(sentence: str) -> list[str]:
