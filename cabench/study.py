@@ -147,6 +147,57 @@ def _claims(grouped: dict, collapse: dict) -> list[str]:
     return rows
 
 
+def plot_collapse(
+    document: dict[str, Any], models: tuple[str, ...], seeds: tuple[int, ...], out: Path
+) -> Path:
+    """Histograms of cross-anatomy cosine similarity of prompt embeddings and of per-anatomy
+    report-text embeddings, one line per model (first seed): collapsed vs bell-shaped."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+    panels = (("prompts", "positive prompts of different anatomies"),
+              ("reports", "report texts of different anatomies"))  # fmt: skip
+    for ax, (kind, title) in zip(axes, panels, strict=True):
+        for model in models:
+            entry = document["collapse"].get(instance_name(model, seeds[0], seeds), {})
+            source = entry.get(kind, {})
+            cross = (source.get("by_anatomy", source) if kind == "prompts" else source).get("cross")
+            if not cross or not cross.get("n"):
+                continue
+            counts, edges = cross["histogram"]["counts"], cross["histogram"]["edges"]
+            total = sum(counts) or 1
+            centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+            ax.plot(
+                centres, [c / total for c in counts], label=f"{model} (mean {cross['mean']:.2f})"
+            )
+        ax.set_title(f"cosine similarity: {title}", fontsize=10)
+        ax.set_xlabel("cosine similarity")
+        if ax.lines:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+    axes[0].set_ylabel("fraction of pairs")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def write_outputs(
+    document: dict[str, Any], models: tuple[str, ...], seeds: tuple[int, ...], out: Path
+) -> Path:
+    """summary.md and collapse.png under ``out``; returns the summary's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = out / "summary.md"
+    summary.write_text(summarise(document, models, seeds))
+    plot_collapse(document, models, seeds, out / "collapse.png")
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cabench.study", description=__doc__)
     parser.add_argument("--ct-cases", type=int, default=500)
@@ -157,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", default="permutation:n=10,partial:n=10")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("reports/study"))
+    parser.add_argument(
+        "--from-run", default=None, help="summarise a stored study run (ID or latest); no training"
+    )
     args = parser.parse_args(argv)
     # with the demo's sizes, the demo's data and seed-0 checkpoints are this study's too
     reuse = (args.ct_cases, args.rad_cases, args.epochs) == (DEMO.ct_cases, DEMO.rad_cases, None)
@@ -178,13 +232,16 @@ def main(argv: list[str] | None = None) -> int:
         command="python -m cabench.study " + " ".join(sys.argv[1:] if argv is None else argv),
     )  # fmt: skip
     try:
-        document = run_pipeline(preset, seed=0)
+        if args.from_run:
+            from cabench.store import Store
+
+            document = Store(preset.store).load_run(args.from_run)
+        else:
+            document = run_pipeline(preset, seed=0)
     except CabenchError as exc:
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         return exc.exit_code
-    args.out.mkdir(parents=True, exist_ok=True)
-    summary = args.out / "summary.md"
-    summary.write_text(summarise(document, models, seeds))
+    summary = write_outputs(document, models, seeds, args.out)
     console.print(f"study summary: {summary}")
     return 0
 

@@ -1,7 +1,7 @@
 """The study's summary: seed spread beside template spread, and the four claims decided from the
 numbers (so a claim that does not hold is reported as such)."""
 
-from cabench.study import summarise
+from cabench.study import summarise, write_outputs
 
 
 def _stats(mean: float, std: float) -> dict:
@@ -22,7 +22,9 @@ def _document(cagcl_mean: float, fvlp_mean: float) -> dict:
                     "model": f"{model}-s{seed}", "dataset": dataset,
                     "families": {"all": _stats(mean + jitter, std)},
                 })  # fmt: skip
-    cross = {"mean": 0.3, "std": 0.1, "skewness": 0.0, "kurtosis": 0.1}
+    histogram = {"counts": [1, 5, 2], "edges": [-1.0, 0.0, 0.5, 1.0]}
+    cross = {"n": 8, "mean": 0.3, "std": 0.1, "skewness": 0.0, "kurtosis": 0.1,
+             "histogram": histogram}  # fmt: skip
     collapse = {
         f"{m}-s{s}": {"prompts": {"by_anatomy": {"cross": {**cross, "mean": c}}}}
         for m, c in (("cagcl", 0.2), ("fvlp", 0.9))
@@ -42,3 +44,9 @@ def test_summary_reports_claims_that_do_not_hold():
     text = summarise(_document(0.55, 0.60), ("fvlp", "cagcl"), (0, 1))
     claims = text.split("## The four claims")[1]
     assert "higher internal mean AUC | 0.555 ± 0.007 | 0.605 ± 0.007 | did not hold" in claims
+
+
+def test_outputs_are_written(tmp_path):
+    summary = write_outputs(_document(0.7, 0.6), ("fvlp", "cagcl"), (0, 1), tmp_path / "study")
+    assert summary.read_text().startswith("# Study summary")
+    assert (tmp_path / "study" / "collapse.png").stat().st_size > 1000
