@@ -28,10 +28,12 @@ def synthetic_site(
 ) -> Path:
     """A synth-ct-rate site of ``cases`` volumes, generated once and reused (200 volumes of the
     default shape: about 80 s of one core)."""
-    from cabench.data.synth import generate
+    from cabench.data.synth import GENERATOR_VERSION, generate
 
     suffix = "" if shape is None else "-" + "x".join(map(str, shape))
-    root = bench_home() / f"synth-ct-rate-{cases}-s{seed}{suffix}"
+    # the generator version in the name: a new generator gets a new folder, not a refusal
+    name = f"synth-ct-rate-v{GENERATOR_VERSION}-{cases}-s{seed}{suffix}"
+    root = bench_home() / name
     return generate("synth-ct-rate", root, cases=cases, seed=seed, shape=shape, workers=workers)
 
 

@@ -72,7 +72,8 @@ class EmbeddingCache:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
-            encoded = _encode_by_length(model, [texts[i] for i in missing], batch_size)
+            per_call = int(getattr(model, "texts_per_call", batch_size))
+            encoded = _encode_by_length(model, [texts[i] for i in missing], per_call)
             with closing(self._connect()) as db, db:
                 db.executemany(
                     "INSERT OR REPLACE INTO text VALUES (?, ?)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import torch
 from tokenizers import (
     Tokenizer,
@@ -55,16 +56,15 @@ def encode_batch(
     tokenizer: Tokenizer, texts: list[str], max_length: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask) padded to the longest text in the batch, truncated."""
-    encoded = tokenizer.encode_batch(texts)
-    length = min(max_length, max((len(e.ids) for e in encoded), default=1))
-    pad_id = tokenizer.token_to_id("[PAD]")
+    encoded = [e.ids for e in tokenizer.encode_batch(texts)]
+    length = min(max_length, max(map(len, encoded), default=1))
     sep_id = tokenizer.token_to_id("[SEP]")
-    ids = torch.full((len(texts), length), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(texts), length), dtype=torch.long)
-    for row, item in enumerate(encoded):
-        tokens = item.ids
+    ids = np.full((len(texts), length), tokenizer.token_to_id("[PAD]"), dtype=np.int64)
+    mask = np.zeros((len(texts), length), dtype=np.int64)
+    for row, tokens in enumerate(encoded):
         if len(tokens) > length:
             tokens = tokens[: length - 1] + [sep_id]
-        ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        ids[row, : len(tokens)] = tokens
         mask[row, : len(tokens)] = 1
+    ids, mask = torch.from_numpy(ids), torch.from_numpy(mask)
     return ids, mask

@@ -88,3 +88,41 @@ def test_train_state_round_trip(tmp_path, tiny_checkpoint):
     set_rng_state(state["rng"])  # ... replays exactly what the original state gives
     second = (torch.rand(2), np.random.rand(2))
     assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "none"])
+def test_encode_texts_encodes_each_distinct_unit_once(tmp_path, pooling, monkeypatch):
+    config = load_config("fvlp")
+    config.image_encoder.depth = 1
+    config.text_encoder.sentence_pooling = pooling
+    corpus = ["The lungs are clear. No nodule is seen. The heart is normal."] * 5
+    tokenizer = TextTokenizer(train_tokenizer(corpus, 300), 32, "bpe")
+    torch.manual_seed(0)
+    model = VisionLanguageModel(config, tokenizer.vocab_size)
+    card = {"name": "fvlp", "config": config.to_dict(), "config_hash": config.config_hash()}
+    loaded = TrainedModel.load(save_checkpoint(tmp_path / "c", model, card, tokenizer), "cpu")
+    loaded.unit_batch_size = 2  # several batches of different padded widths
+    texts = [
+        "The lungs are clear. No nodule is seen.",
+        "No nodule is seen. The lungs are clear.",  # a permutation: same sentences
+        "The heart is normal.",
+        "The lungs are clear. No nodule is seen.",  # a repeat
+        "No nodule is seen.",
+    ]
+    rows = []
+    encode_text = loaded.model.encode_text
+
+    def counting(ids, mask):
+        rows.append(len(ids))
+        return encode_text(ids, mask)
+
+    monkeypatch.setattr(loaded.model, "encode_text", counting)
+    together = loaded.encode_texts(texts)
+    monkeypatch.undo()
+    alone = np.concatenate([loaded.encode_texts([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-6)
+    assert sum(rows) == (3 if pooling == "mean" else 4)  # distinct sentences / distinct texts
+    if pooling == "mean":
+        assert np.allclose(together[0], together[1], atol=1e-6)
+    else:
+        assert not np.allclose(together[0], together[1], atol=1e-3)
