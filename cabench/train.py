@@ -138,10 +138,14 @@ def _make_batch(
         scale = 1.0 + jitter * (2 * torch.rand(shape, generator=generator) - 1)
         shift = jitter * (2 * torch.rand(shape, generator=generator) - 1)
         volume = volume * scale + shift
+    bits = torch.from_numpy(data.bits[indices]) if model.anatomies else None
+    max_shift = model.config.training.shift_voxels
+    if any(max_shift):
+        volume, bits = _translate(volume, bits, max_shift, generator)
     batch: dict[str, torch.Tensor] = {"image": volume}
     cases = [data.texts[i] for i in indices]
-    if model.anatomies:
-        batch["bits"] = torch.from_numpy(data.bits[indices])
+    if bits is not None:
+        batch["bits"] = bits
         texts, normal, hashes = anatomy_text_batch(cases, model.anatomies, augmentation, rng)
         batch.update(normal=normal, text_hash=hashes)
         batch["text_valid"] = torch.ones_like(normal)
@@ -152,6 +156,25 @@ def _make_batch(
         batch["text_group"] = groups
     batch["text_ids"], batch["text_mask"] = tokenizer(texts)
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _translate(
+    volume: torch.Tensor,
+    bits: torch.Tensor | None,
+    max_shift: list[int],
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Shift each case by a random whole number of voxels (at most ``max_shift`` per axis), the
+    anatomy bit field with it; what leaves one side enters the other (the border is air)."""
+    volume, bits = volume.clone(), None if bits is None else bits.clone()
+    for row in range(len(volume)):
+        offsets = tuple(
+            int(torch.randint(-m, m + 1, (1,), generator=generator)) if m else 0 for m in max_shift
+        )
+        volume[row] = torch.roll(volume[row], offsets, dims=(-3, -2, -1))
+        if bits is not None:
+            bits[row] = torch.roll(bits[row], offsets, dims=(-3, -2, -1))
+    return volume, bits
 
 
 def _checkpoint_is_current(folder: Path, card_key: dict[str, Any]) -> bool:

@@ -113,3 +113,16 @@ def test_ddp_two_cpu_processes(tiny_configs, small_sites, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((tmp_path / "ddp" / "model_card.json").read_text())
     assert card["world_size"] == 2 and card["finished"]
+
+
+def test_translation_moves_volume_and_anatomy_masks_together():
+    volume = torch.zeros(3, 1, 8, 12, 12)
+    bits = torch.zeros(3, 8, 12, 12, dtype=torch.uint8)
+    volume[:, 0, 3:5, 4:7, 5:8] = 1.0  # an "organ" and its mask, in the same voxels
+    bits[:, 3:5, 4:7, 5:8] = 0b101
+    gen = torch.Generator().manual_seed(0)
+    moved, moved_bits = train_module._translate(volume, bits, [1, 2, 2], gen)
+    assert not torch.equal(moved, volume)  # something moved (the seed gives nonzero offsets)
+    assert torch.equal(moved[:, 0] > 0, moved_bits > 0)
+    assert torch.equal(moved.sum((1, 2, 3, 4)), volume.sum((1, 2, 3, 4)))
+    assert volume[:, 0, 3:5, 4:7, 5:8].eq(1).all()  # inputs untouched

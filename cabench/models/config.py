@@ -29,6 +29,8 @@ ANATOMY_POOLING = ("attention", "max", "attention+max")
 GLOBAL_POOLING = ("mean", "max", "mean+max")
 GLOBAL_VARIANTS = ("none", "cross_anatomy", "supcon_anatomy")
 SENTENCE_POOLING = ("none", "mean")
+TOKEN_POOLING = ("mean", "cls")
+PROJECTION_NORMS = ("batch", "none")
 
 
 @dataclass
@@ -65,6 +67,10 @@ class TextEncoderConfig:
     # from-scratch encoder otherwise never sees a one-sentence text like a zero-shot prompt);
     # the full presets keep the published whole-text encoding
     sentence_pooling: str = "mean"
+    # how a text's token states become one vector: mean over its tokens, or the [CLS] state (as
+    # BERT-based CT models such as fVLM do; a from-scratch BERT starts with nearly identical
+    # [CLS] states for every text)
+    pooling: str = "mean"
 
 
 @dataclass
@@ -76,6 +82,9 @@ class PoolingConfig:
 
     anatomy: str = "attention+max"
     global_: str = "mean+max"
+    # batch: batch-normalise features before the image and text projections (SimCLR-style
+    # heads; see PerAnatomyProjection); none: plain linear projections, as fVLM and CT-CLIP
+    projection_norm: str = "batch"
 
 
 @dataclass
@@ -111,6 +120,9 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     grad_clip: float = 1.0
     intensity_jitter: float = 0.05  # random scale/shift of normalised intensities while training
+    # random translation while training, at most this many voxels per axis (D, H, W); the volume
+    # and its anatomy masks move together, so pooling still sees the right anatomy
+    shift_voxels: list[int] = field(default_factory=lambda: [0, 0, 0])
 
 
 @dataclass
@@ -258,6 +270,8 @@ def _check(config: ModelConfig, where: str) -> None:
         ("pooling.anatomy", config.pooling.anatomy, ANATOMY_POOLING),
         ("pooling.global_", config.pooling.global_, GLOBAL_POOLING),
         ("text_encoder.sentence_pooling", config.text_encoder.sentence_pooling, SENTENCE_POOLING),
+        ("text_encoder.pooling", config.text_encoder.pooling, TOKEN_POOLING),
+        ("pooling.projection_norm", config.pooling.projection_norm, PROJECTION_NORMS),
     )
     for key, value, allowed in checks:
         if value not in allowed:

@@ -91,9 +91,9 @@ class PerAnatomyProjection(nn.Module):
     keeps what differs between cases.
     """
 
-    def __init__(self, n_anatomies: int, width: int, dim: int) -> None:
+    def __init__(self, n_anatomies: int, width: int, dim: int, batch_norm: bool = True) -> None:
         super().__init__()
-        self.norm = nn.BatchNorm1d(n_anatomies * width)
+        self.norm = nn.BatchNorm1d(n_anatomies * width) if batch_norm else nn.Identity()
         self.weight = nn.Parameter(torch.empty(n_anatomies, width, dim))
         self.bias = nn.Parameter(torch.zeros(n_anatomies, dim))
         nn.init.normal_(self.weight, std=width**-0.5)

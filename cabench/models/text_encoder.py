@@ -105,11 +105,12 @@ def _freeze_below(model: nn.Module, trainable_layers: int) -> None:
 
 
 class TextEncoder(nn.Module):
-    """Texts -> features (N, hidden): the mean of the token states over the attention mask.
+    """Texts -> features (N, hidden): the mean of the token states over the attention mask
+    (default), or the [CLS] state (text_encoder.pooling: cls).
 
-    Mean pooling, not the [CLS] state: a BERT trained from scratch starts with nearly identical
-    [CLS] states for every text, which stalls contrastive training; sentence encoders such as
-    MiniLM also pool by mean.
+    Mean pooling by default: a BERT trained from scratch starts with nearly identical [CLS]
+    states for every text, which stalls contrastive training; sentence encoders such as MiniLM
+    also pool by mean. [CLS] is there to reproduce the published BERT-based models.
     """
 
     def __init__(self, config: TextEncoderConfig, vocab_size: int) -> None:
@@ -138,8 +139,11 @@ class TextEncoder(nn.Module):
         else:
             raise UserError(f"text_encoder.type {config.type!r} is not one of: bert, pretrained")
         self.hidden = self.bert.config.hidden_size
+        self.pooling = config.pooling
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "cls":
+            return states[:, 0]
         weights = attention_mask.unsqueeze(-1).to(states.dtype)
         return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)

@@ -40,26 +40,33 @@ class ImageEmbeddings:
     valid: torch.Tensor | None  # (B, A) bool: the anatomy has tokens inside its mask
 
 
+def _norm(width: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+
+
 class VisionLanguageModel(nn.Module):
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
         super().__init__()
         self.config = config
         width = config.image_encoder.width
+        batch_norm = config.pooling.projection_norm == "batch"
         encoder = CNN3D if config.image_encoder.type == "cnn3d" else ViT3D
         self.image_encoder = encoder(config.image_encoder, tuple(config.preprocessing.shape))
         self.anatomies: tuple[str, ...] = ()
         if config.anatomy_level:
             self.anatomies = anatomy_set(config.anatomy_set).anatomies
             self.pool = AnatomyPooling(width, len(self.anatomies), config.image_encoder.heads)
-            self.anatomy_proj = PerAnatomyProjection(len(self.anatomies), width, config.embed_dim)
+            self.anatomy_proj = PerAnatomyProjection(
+                len(self.anatomies), width, config.embed_dim, batch_norm
+            )
         else:
             self.global_proj = nn.Sequential(
-                nn.BatchNorm1d(width), nn.Linear(width, config.embed_dim)
+                _norm(width, batch_norm), nn.Linear(width, config.embed_dim)
             )
         self.text_encoder = TextEncoder(config.text_encoder, vocab_size)
         # batch-normalised before projecting, for the reason given in PerAnatomyProjection
         self.text_proj = nn.Sequential(
-            nn.BatchNorm1d(self.text_encoder.hidden),
+            _norm(self.text_encoder.hidden, batch_norm),
             nn.Linear(self.text_encoder.hidden, config.embed_dim),
         )
         init = math.log(1.0 / config.losses.temperature_init)
