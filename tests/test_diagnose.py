@@ -1,0 +1,26 @@
+import math
+
+from cabench.diagnose import diagnose, main
+
+
+def test_diagnosis_rows_for_anatomy_and_global_models(trained_tiny, small_sites):
+    root = small_sites["synth-ct-rate"]
+    for family in ("fvlp", "clip"):
+        rows = diagnose(trained_tiny[family], "synth-ct-rate", root)
+        assert rows, family
+        for row in rows:
+            assert row.positives > 0
+            assert (row.anatomy is None) == (family == "clip")
+            for value in (row.prompt, row.report, row.probe):
+                assert math.isnan(value) or 0.0 <= value <= 1.0
+
+
+def test_cli_prints_the_table_and_refuses_a_missing_checkpoint(
+    trained_tiny, small_sites, tmp_path, capsys
+):
+    root = str(small_sites["synth-ct-rate"])
+    assert main(["--checkpoint", str(trained_tiny["fvlp"]), "--root", root]) == 0
+    out = capsys.readouterr().out
+    assert "linear probe" in out and "macro" in out
+    assert main(["--checkpoint", str(tmp_path / "nothing"), "--root", root]) == 2
+    assert "error" in capsys.readouterr().err
