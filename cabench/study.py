@@ -59,8 +59,14 @@ def _collapse(document: dict[str, Any], models: tuple[str, ...], seeds: tuple[in
     return out
 
 
-def summarise(document: dict[str, Any], models: tuple[str, ...], seeds: tuple[int, ...]) -> str:
-    """Markdown: per-model tables (seed mean ± seed std), collapse moments, the four claims."""
+def summarise(
+    document: dict[str, Any],
+    models: tuple[str, ...],
+    seeds: tuple[int, ...],
+    pair: tuple[str, str] = ("cagcl", "fvlp"),
+) -> str:
+    """Markdown: per-model tables (seed mean ± seed std), collapse moments, the four claims
+    (``pair``: the CA-GCL model and the FVLP model they compare)."""
     grouped = _by_model(document, models, seeds)
     lines = [
         f"# Study summary (run {document['run_id']})",
@@ -102,12 +108,14 @@ def summarise(document: dict[str, Any], models: tuple[str, ...], seeds: tuple[in
         cells = [_spread([e[k] for e in entries if e.get(k) is not None])
                  for k in ("mean", "std", "skewness", "kurtosis")]  # fmt: skip
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    lines += ["", *_claims(grouped, collapse)]
+    lines += ["", *_claims(grouped, collapse, pair)]
     return "\n".join(lines) + "\n"
 
 
-def _claims(grouped: dict, collapse: dict) -> list[str]:
-    """The paper's four claims, cagcl vs fvlp, decided by the seed means (and seed spread)."""
+def _claims(grouped: dict, collapse: dict, pair: tuple[str, str]) -> list[str]:
+    """The paper's four claims, pair[0] (CA-GCL) vs pair[1] (FVLP), decided by the seed means
+    (and seed spread)."""
+    cagcl, fvlp = pair
 
     def seed_values(model: str, dataset: str, key: str) -> list[float]:
         return [s["auc"][key] for s in grouped.get((model, dataset), [])]
@@ -122,7 +130,7 @@ def _claims(grouped: dict, collapse: dict) -> list[str]:
         held = "held" if better else "did not hold"
         return f"{held} (gap {gap:.3f}{', within seed spread' if gap <= noise else ''})"
 
-    rows = ["## The four claims, cagcl vs fvlp", "", "| claim | cagcl | fvlp | verdict |",
+    rows = [f"## The four claims, {cagcl} vs {fvlp}", "", f"| claim | {cagcl} | {fvlp} | verdict |",
             "|---|---|---|---|"]  # fmt: skip
     for claim, dataset, key, higher in (
         ("higher internal mean AUC", INTERNAL, "mean", True),
@@ -130,15 +138,15 @@ def _claims(grouped: dict, collapse: dict) -> list[str]:
         ("lower std across templates (internal)", INTERNAL, "std", False),
         ("lower std across templates (external)", EXTERNAL, "std", False),
     ):
-        a, b = seed_values("cagcl", dataset, key), seed_values("fvlp", dataset, key)
+        a, b = seed_values(cagcl, dataset, key), seed_values(fvlp, dataset, key)
         better = bool(a and b) and (
             statistics.mean(a) > statistics.mean(b)
             if higher
             else statistics.mean(a) < statistics.mean(b)
         )
         rows.append(f"| {claim} | {_spread(a)} | {_spread(b)} | {verdict(better, a, b)} |")
-    a = [e["mean"] for e in collapse.get("cagcl", [])]
-    b = [e["mean"] for e in collapse.get("fvlp", [])]
+    a = [e["mean"] for e in collapse.get(cagcl, [])]
+    b = [e["mean"] for e in collapse.get(fvlp, [])]
     better = bool(a and b) and statistics.mean(a) < statistics.mean(b)
     rows.append(
         f"| less collapsed cross-anatomy text similarity (lower mean cosine) | {_spread(a)} | "
@@ -188,12 +196,16 @@ def plot_collapse(
 
 
 def write_outputs(
-    document: dict[str, Any], models: tuple[str, ...], seeds: tuple[int, ...], out: Path
+    document: dict[str, Any],
+    models: tuple[str, ...],
+    seeds: tuple[int, ...],
+    out: Path,
+    pair: tuple[str, str] = ("cagcl", "fvlp"),
 ) -> Path:
     """summary.md and collapse.png under ``out``; returns the summary's path."""
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "summary.md"
-    summary.write_text(summarise(document, models, seeds))
+    summary.write_text(summarise(document, models, seeds, pair))
     plot_collapse(document, models, seeds, out / "collapse.png")
     return summary
 
@@ -209,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("reports/study"))
     parser.add_argument(
+        "--pair", default="cagcl,fvlp", help="CA-GCL,FVLP: the two models the claims compare"
+    )
+    parser.add_argument(
         "--from-run", default=None, help="summarise a stored study run (ID or latest); no training"
     )
     args = parser.parse_args(argv)
@@ -221,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1")
     if not models or not seeds:
         parser.error("--models and --seeds each need at least one value")
+    pair = tuple(args.pair.split(","))
+    if len(pair) != 2:
+        parser.error(f"--pair {args.pair!r}: give two models, CA-GCL first, e.g. cagcl,fvlp")
     home = paths.cabench_home() / "study"
     preset = Preset(
         ct_cases=args.ct_cases, rad_cases=args.rad_cases, models=models, epochs=args.epochs,
@@ -228,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=None if reuse else paths.data_home() / "study",
         checkpoints=paths.checkpoints_dir() / "study", shared_seed=0 if reuse else None,
         store=home / "results.sqlite", report_out=args.out, seeds=seeds,
-        baseline_model=instance_name("fvlp", seeds[0], seeds) if "fvlp" in models else None,
+        baseline_model=instance_name(pair[1], seeds[0], seeds) if pair[1] in models else None,
         command="python -m cabench.study " + " ".join(sys.argv[1:] if argv is None else argv),
     )  # fmt: skip
     try:
@@ -241,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     except CabenchError as exc:
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         return exc.exit_code
-    summary = write_outputs(document, models, seeds, args.out)
+    summary = write_outputs(document, models, seeds, args.out, pair)
     console.print(f"study summary: {summary}")
     return 0
 

@@ -50,3 +50,9 @@ def test_outputs_are_written(tmp_path):
     summary = write_outputs(_document(0.7, 0.6), ("fvlp", "cagcl"), (0, 1), tmp_path / "study")
     assert summary.read_text().startswith("# Study summary")
     assert (tmp_path / "study" / "collapse.png").stat().st_size > 1000
+
+
+def test_claims_compare_the_pair_given():
+    document = _document(0.60, 0.58)
+    text = summarise(document, ("fvlp", "cagcl"), (0, 1), pair=("fvlp", "cagcl"))
+    assert "## The four claims, fvlp vs cagcl" in text and "| claim | fvlp | cagcl |" in text
