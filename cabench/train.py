@@ -165,7 +165,7 @@ def _translate(
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Shift each case by a random whole number of voxels (at most ``max_shift`` per axis), the
-    anatomy bit field with it; what leaves one side enters the other (the border is air)."""
+    anatomy bit field with it; what leaves one side enters the other."""
     volume, bits = volume.clone(), None if bits is None else bits.clone()
     for row in range(len(volume)):
         offsets = tuple(

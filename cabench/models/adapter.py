@@ -135,8 +135,7 @@ class TrainedModel:
         permutation and partial augmenters reorder and drop sentences, so 100 templates' 7,000
         sentences hold about 1,300 distinct ones), shortest first, in batches padded only to
         their longest."""
-        pooled = self.config.text_encoder.sentence_pooling == "mean"
-        if pooled:
+        if self.config.text_encoder.sentence_pooling == "mean":
             from cabench.text.sections import split_into_sentences
 
             units, groups = split_into_sentences(texts)

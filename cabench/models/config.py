@@ -278,6 +278,11 @@ def _check(config: ModelConfig, where: str) -> None:
             raise UserError(f"{where}: {key} {value!r} is not one of {', '.join(allowed)}")
     if config.family == "clip" and config.losses.global_weight:
         raise UserError(f"{where}: the clip family has no cross-anatomy term (global_weight)")
+    shift = config.training.shift_voxels
+    if len(shift) != 3 or any(not isinstance(v, int) or v < 0 for v in shift):
+        raise UserError(
+            f"{where}: training.shift_voxels {shift!r} must be three whole numbers >= 0 (D, H, W)"
+        )
     if config.embed_dim <= 0 or config.training.batch_size <= 0:
         raise UserError(f"{where}: embed_dim and training.batch_size must be positive")
 

@@ -43,3 +43,9 @@ def test_bad_configs(tmp_path):
     bad.write_text("name: bad\nfamily: vit\n")
     with pytest.raises(UserError, match="family 'vit'"):
         load_config(str(bad))
+    bad.write_text("name: bad\nfamily: fvlp\ntraining: {shift_voxels: [1, -3, 3]}\n")
+    with pytest.raises(UserError, match="shift_voxels .* three whole numbers >= 0"):
+        load_config(str(bad))
+    bad.write_text("name: bad\nfamily: fvlp\npooling: {projection_norm: layer}\n")
+    with pytest.raises(UserError, match="projection_norm 'layer' is not one of batch, none"):
+        load_config(str(bad))
