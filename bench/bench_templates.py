@@ -17,7 +17,6 @@ torch, transformers, monai imports) is included -- are timed (reported).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -77,7 +76,7 @@ def cli_run(root: Path, checkpoint: Path, store: Path, prompts: tuple, n_cases: 
         *(["--augment", augment] if augment else []),
     ]  # fmt: skip
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=dict(os.environ))
+    subprocess.run(command, check=True, capture_output=True)  # inherits CABENCH_HOME
     return time.perf_counter() - start
 
 

@@ -73,9 +73,6 @@ def diagnose(
             parts.append(out.anatomy if model.anatomies else out.global_)
         return np.concatenate(parts)
 
-    def texts(items: list[str]) -> np.ndarray:
-        return model.encode_texts(items)
-
     train_images, valid_images = images(train), images(valid)
     rows = []
     for column, finding in enumerate(valid.findings):
@@ -99,9 +96,12 @@ def diagnose(
             pairs = list(zip(train.texts, y_train, strict=True))
             positive = [c.findings for c, y in pairs if y == 1 and c.findings]
             negative = [c.findings for c, y in pairs if y == 0 and c.findings]
-        pair = texts([f"{finding} is present.", f"{finding} is not present."])
+        pair = model.encode_texts([f"{finding} is present.", f"{finding} is not present."])
         prompt = x_valid @ pair[0] - x_valid @ pair[1]
-        report_pos, report_neg = texts(positive).mean(0), texts(negative).mean(0)
+        report_pos, report_neg = (
+            model.encode_texts(positive).mean(0),
+            model.encode_texts(negative).mean(0),
+        )
         report = x_valid @ report_pos - x_valid @ report_neg
         probe = LogisticRegression(max_iter=2000).fit(x_train, y_train)
         rows.append(

@@ -36,16 +36,25 @@ def test_bad_configs(tmp_path):
         load_config("cagc")
     with pytest.raises(UserError, match="no preset 'huge'"):
         load_config("clip", "huge")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("family: fvlp\nlosses: {global_weigth: 1}", "unknown key 'global_weigth'.*global_weight"),
+        ("family: vit", "family 'vit'"),
+        (
+            "family: fvlp\ntraining: {shift_voxels: [1, -3, 3]}",
+            "shift_voxels .* three whole numbers >= 0",
+        ),
+        (
+            "family: fvlp\npooling: {projection_norm: layer}",
+            "projection_norm 'layer' is not one of batch, none",
+        ),
+    ],
+)
+def test_bad_config_files(tmp_path, body, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nfamily: fvlp\nlosses: {global_weigth: 1}\n")
-    with pytest.raises(UserError, match="unknown key 'global_weigth'.*global_weight"):
-        load_config(str(bad))
-    bad.write_text("name: bad\nfamily: vit\n")
-    with pytest.raises(UserError, match="family 'vit'"):
-        load_config(str(bad))
-    bad.write_text("name: bad\nfamily: fvlp\ntraining: {shift_voxels: [1, -3, 3]}\n")
-    with pytest.raises(UserError, match="shift_voxels .* three whole numbers >= 0"):
-        load_config(str(bad))
-    bad.write_text("name: bad\nfamily: fvlp\npooling: {projection_norm: layer}\n")
-    with pytest.raises(UserError, match="projection_norm 'layer' is not one of batch, none"):
+    bad.write_text(f"name: bad\n{body}\n")
+    with pytest.raises(UserError, match=message):
         load_config(str(bad))
