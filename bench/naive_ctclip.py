@@ -39,7 +39,7 @@ def naive_probs(
 ) -> np.ndarray:
     """probs (N, T, F) float32; NaN where the finding's anatomy is absent from the volume."""
     model = TrainedModel.load(checkpoint, "cpu")
-    net, tokenizer = model.model, model.tokenizer
+    net, tokenizer = model.network(), model.tokenizer
     reader = open_dataset("synth-ct-rate", root)
     prep = preprocessing_from(model.preprocessing())
     aset_name = net.config.anatomy_set

@@ -99,9 +99,14 @@ class EmbeddingCache:
         content = [volume_cache.key(reader, c, prep.key(), anatomy_set) for c in cases]
         keys = [self._key("volume:" + k) for k in content]
         rows = self._image_rows(keys)
+        rank, world = distributed.rank(), distributed.world_size()
+        if world > 1:
+            # Every rank must split the same list of missing volumes: none writes to the cache
+            # before all have read it (a fast rank's writes would shrink a slow rank's list, and
+            # the volumes between the two splits would be encoded by no one).
+            distributed.barrier()
         missing = [i for i, k in enumerate(keys) if k not in rows]
         # under torchrun each rank encodes every world-th missing volume into the shared cache
-        rank, world = distributed.rank(), distributed.world_size()
         mine = missing[rank::world] if world > 1 else missing
         needs_bits = model.anatomy_set is not None
         for start in track(range(0, len(mine), batch_size), f"encode volumes ({model.name})"):

@@ -24,10 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cabench.errors import UserError
 from cabench.models.checkpoint import load_weights, read_card, sha256_file
 from cabench.models.config import ModelConfig, config_from_dict
 from cabench.models.text_encoder import TextTokenizer
-from cabench.models.vlm import VisionLanguageModel
+from cabench.models.vlm import VisionLanguageModel, build_image_encoder
+
+_IMAGE_PREFIX = "image_encoder."
 
 
 @dataclass
@@ -54,6 +57,7 @@ class ZeroShotModel(Protocol):
         """{"spacing": [mm D, H, W], "shape": [D, H, W]} the model wants its volumes at."""
 
     def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
+        self._ensure_image_encoder()
         """hu: int16 (B, D, H, W) HU; bits: uint8 (B, D, H, W) anatomy bit field or None."""
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -80,9 +84,13 @@ class TrainedModel:
         card: dict[str, Any],
         folder: Path,
         device: torch.device,
+        image_weights: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.config = config
         self.model = model.to(device).eval()
+        # With the image encoder left out of ``model``, its weights wait here until a volume
+        # needs encoding (see load).
+        self._image_weights = image_weights
         self.unit_batch_size = 256  # texts or sentences per forward pass of the text encoder
         # the engine may hand encode_texts this many texts at once: it batches them itself
         self.texts_per_call = 8192
@@ -101,9 +109,28 @@ class TrainedModel:
         card = read_card(folder)
         config = config_from_dict(card["config"])
         tokenizer = TextTokenizer.load(folder, config.text_encoder)
-        model = VisionLanguageModel(config, tokenizer.vocab_size)
-        model.load_state_dict(load_weights(folder, card))
-        return cls(config, model, tokenizer, card, folder, pick_device(device))
+        # The image encoder is built on first use: a run whose volume embeddings are all cached
+        # needs only the text side, and building a MONAI CNN means importing MONAI (seconds).
+        model = VisionLanguageModel(config, tokenizer.vocab_size, with_image_encoder=False)
+        weights = load_weights(folder, card)
+        image_weights = {
+            k.removeprefix(_IMAGE_PREFIX): v
+            for k, v in weights.items()
+            if k.startswith(_IMAGE_PREFIX)
+        }
+        if not image_weights:
+            raise UserError(f"{folder}: its weights hold no image encoder; retrain the model")
+        model.load_state_dict({k: v for k, v in weights.items() if not k.startswith(_IMAGE_PREFIX)})
+        return cls(config, model, tokenizer, card, folder, pick_device(device), image_weights)
+
+    def network(self) -> VisionLanguageModel:
+        """The whole network, its image encoder built and loaded if it was not yet."""
+        if self.model.image_encoder is None:
+            encoder = build_image_encoder(self.config)
+            encoder.load_state_dict(self._image_weights)
+            self.model.image_encoder = encoder.to(self.device).eval()
+            self._image_weights = None
+        return self.model
 
     def identity(self) -> str:
         tokenizer_file = self.folder / "tokenizer.json"
@@ -120,10 +147,11 @@ class TrainedModel:
 
     @torch.inference_mode()
     def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
-        volume = self.model.normalise_hu(torch.from_numpy(np.asarray(hu)).to(self.device))
+        network = self.network()
+        volume = network.normalise_hu(torch.from_numpy(np.asarray(hu)).to(self.device))
         mask = torch.from_numpy(np.asarray(bits)).to(self.device) if bits is not None else None
         with _autocast(self.device):
-            out = self.model.encode_image(volume, mask)
+            out = network.encode_image(volume, mask)
         as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
         valid = None if out.valid is None else out.valid.cpu().numpy()
         return VolumeEmbeddings(as_np(out.global_), as_np(out.anatomy), valid)

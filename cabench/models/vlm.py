@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from cabench.models import losses
-from cabench.models.cnn3d import CNN3D
 from cabench.models.config import ModelConfig
 from cabench.models.pooling import (
     AnatomyPooling,
@@ -44,14 +43,34 @@ def _norm(width: int, batch_norm: bool) -> nn.Module:
     return nn.BatchNorm1d(width) if batch_norm else nn.Identity()
 
 
+def build_image_encoder(config: ModelConfig) -> nn.Module:
+    """The config's image encoder (a ViT3D or a CNN3D), freshly initialised."""
+    if config.image_encoder.type == "cnn3d":
+        # Imported here: importing MONAI takes seconds (it pulls in torchvision and
+        # torch._dynamo), and text-only work or a run on cached volume embeddings never needs it.
+        from cabench.models.cnn3d import CNN3D
+
+        return CNN3D(config.image_encoder, tuple(config.preprocessing.shape))
+    return ViT3D(config.image_encoder, tuple(config.preprocessing.shape))
+
+
 class VisionLanguageModel(nn.Module):
-    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+    """Image encoder, anatomy or global pooling and projections, text encoder and projection.
+
+    ``with_image_encoder=False`` leaves ``image_encoder`` as None (set it before encoding images):
+    a loaded checkpoint builds it only when a volume needs encoding.
+    """
+
+    def __init__(
+        self, config: ModelConfig, vocab_size: int, with_image_encoder: bool = True
+    ) -> None:
         super().__init__()
         self.config = config
         width = config.image_encoder.width
         batch_norm = config.pooling.projection_norm == "batch"
-        encoder = CNN3D if config.image_encoder.type == "cnn3d" else ViT3D
-        self.image_encoder = encoder(config.image_encoder, tuple(config.preprocessing.shape))
+        self.image_encoder: nn.Module | None = (
+            build_image_encoder(config) if with_image_encoder else None
+        )
         self.anatomies: tuple[str, ...] = ()
         if config.anatomy_level:
             self.anatomies = anatomy_set(config.anatomy_set).anatomies
@@ -93,6 +112,8 @@ class VisionLanguageModel(nn.Module):
 
     def encode_image(self, volume: torch.Tensor, bits: torch.Tensor | None) -> ImageEmbeddings:
         """volume: normalised (B, 1, D, H, W); bits: uint8 anatomy bit field (B, D, H, W)."""
+        if self.image_encoder is None:
+            raise RuntimeError("this model was built without its image encoder")
         tokens = self.image_encoder(volume)
         pooling = self.config.pooling
         if not self.anatomies:

@@ -15,6 +15,7 @@ import scipy.stats
 
 _ROW_BLOCK = 1024
 _GRAM_ELEMENTS = 1 << 20  # Gram-matrix entries per block when reading sampled pairs
+_WHOLE_GRAM_ELEMENTS = 1 << 23  # below this, sample pairs from the whole Gram matrix at once
 
 
 def cross_group_cosine(
@@ -53,8 +54,25 @@ def _pair_cosines(
     n_target = n_same if same else n * (n - 1) // 2 - n_same
     if n_target <= max_pairs:
         return _all_pairs(unit, codes, same)
-    i, j = _sample_pairs(codes, same, n_target, max_pairs, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if n * n <= _WHOLE_GRAM_ELEMENTS:
+        return _sample_from_gram(unit, codes, same, n_target, max_pairs, rng)
+    i, j = _sample_pairs(codes, same, n_target, max_pairs, rng)
     return _pair_dots(unit, i, j)
+
+
+def _sample_from_gram(
+    unit: np.ndarray, codes: np.ndarray, same: bool, n_target: int, k: int,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """``k`` of the wanted pairs, uniformly without replacement, in (i, j) order, read off the
+    whole Gram matrix (for n up to a few thousand: one product, no rejection sampling)."""
+    n = unit.shape[0]
+    wanted = (codes[:, None] == codes[None, :]) == same
+    wanted &= np.arange(n)[None, :] > np.arange(n)[:, None]
+    flat = np.flatnonzero(wanted)  # row-major (i, j) order
+    chosen = np.sort(rng.choice(n_target, size=k, replace=False))
+    return (unit @ unit.T).ravel()[flat[chosen]]
 
 
 def _pair_dots(unit: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

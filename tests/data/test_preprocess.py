@@ -19,13 +19,12 @@ from cabench.data.cache import VolumeCache
 from cabench.data.preprocess import (
     PreprocessedDataset,
     Preprocessing,
-    _grid,
     bytes_per_case,
     estimate_ram,
     load_preprocessed,
-    preprocess,
     warm_cache,
 )
+from cabench.data.resample import _grid, preprocess
 from cabench.errors import UserError
 
 SMALL = Preprocessing(spacing=(2.0, 2.0, 2.0), shape=(6, 10, 10))

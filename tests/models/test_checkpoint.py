@@ -35,6 +35,7 @@ def tiny_checkpoint(tmp_path):
 def test_round_trip_gives_identical_embeddings(tiny_checkpoint):
     folder, model = tiny_checkpoint
     loaded = TrainedModel.load(folder, device="cpu")
+    assert loaded.model.image_encoder is None  # built when the first volume needs it
     hu = np.random.default_rng(0).integers(-1000, 500, (2, 16, 32, 32)).astype(np.int16)
     bits = np.full((2, 16, 32, 32), 0b1111111, dtype=np.uint8)
     out = loaded.encode_volumes(hu, bits)
@@ -46,6 +47,25 @@ def test_round_trip_gives_identical_embeddings(tiny_checkpoint):
     texts = loaded.encode_texts(["Lung nodule is present.", "Not nodule."])
     assert texts.shape == (2, 128) and np.allclose(np.linalg.norm(texts, axis=1), 1, atol=1e-5)
     assert loaded.identity() == TrainedModel.load(folder, device="cpu").identity()
+
+
+def test_text_side_of_a_cnn_checkpoint_does_not_import_monai(tiny_checkpoint):
+    """A run on cached volume embeddings encodes only prompts: it must not pay for MONAI's
+    import (seconds: it pulls in torchvision and torch._dynamo) to build the CNN."""
+    import subprocess
+    import sys
+
+    folder, _ = tiny_checkpoint
+    assert read_card(folder)["config"]["image_encoder"]["type"] == "cnn3d"
+    code = (
+        "import sys\n"
+        "from cabench.models.adapter import TrainedModel\n"
+        f"model = TrainedModel.load({str(folder)!r}, device='cpu')\n"
+        "model.encode_texts(['Lung nodule is present.'])\n"
+        "assert 'monai' not in sys.modules, 'monai was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-1000:]
 
 
 def test_tampered_weights_are_refused(tiny_checkpoint):

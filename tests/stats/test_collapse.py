@@ -55,7 +55,12 @@ def test_pair_unranking_matches_row_major_order(n):
     np.testing.assert_array_equal(i * n - i * (i + 1) // 2 + (j - i - 1), flat)
 
 
-def test_subsampling_is_deterministic_and_draws_real_pairs():
+@pytest.mark.parametrize("whole_gram", [True, False], ids=["whole-gram", "rejection"])
+def test_subsampling_is_deterministic_and_draws_real_pairs(whole_gram, monkeypatch):
+    from cabench.stats import collapse
+
+    if not whole_gram:
+        monkeypatch.setattr(collapse, "_WHOLE_GRAM_ELEMENTS", 0)
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(300, 8))
     groups = np.repeat(["lung", "heart", "aorta"], 100)
@@ -67,6 +72,8 @@ def test_subsampling_is_deterministic_and_draws_real_pairs():
     )
     assert not np.array_equal(sample, cross_group_cosine(embeddings, groups, max_pairs=500, seed=2))
     assert np.unique(sample).size == 500 and is_subset(sample, full)
+    where = [int(np.flatnonzero(np.abs(full - v) < 1e-12)[0]) for v in sample]
+    assert np.all(np.diff(where) > 0)  # in (i, j) order, like the full list
     same = same_group_cosine(embeddings, groups, max_pairs=500)
     assert same.size == 500 and is_subset(same, same_group_cosine(embeddings, groups))
 
