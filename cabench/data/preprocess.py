@@ -207,6 +207,8 @@ def warm_cache(
         # torch and MONAI for seconds; workers run torch single-threaded, and all of them are
         # started at the first submit, before the progress bar's thread exists.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            import cabench.data.resample  # noqa: F401  (imported once here, not in every worker)
         context = multiprocessing.get_context(method)
         init = (reader, prep, anatomy_set, str(cache.dir))
         with ProcessPoolExecutor(

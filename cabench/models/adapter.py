@@ -57,7 +57,6 @@ class ZeroShotModel(Protocol):
         """{"spacing": [mm D, H, W], "shape": [D, H, W]} the model wants its volumes at."""
 
     def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
-        self._ensure_image_encoder()
         """hu: int16 (B, D, H, W) HU; bits: uint8 (B, D, H, W) anatomy bit field or None."""
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
