@@ -68,6 +68,16 @@ def test_text_side_of_a_cnn_checkpoint_does_not_import_monai(tiny_checkpoint):
     assert result.returncode == 0, result.stderr[-1000:]
 
 
+def test_weights_without_an_image_encoder_are_refused(tmp_path):
+    config = load_config("fvlp")
+    tokenizer = TextTokenizer(train_tokenizer(["The lungs are clear."] * 5, 300), 32, "bpe")
+    text_only = VisionLanguageModel(config, tokenizer.vocab_size, with_image_encoder=False)
+    card = {"name": "fvlp", "config": config.to_dict(), "config_hash": config.config_hash()}
+    folder = save_checkpoint(tmp_path / "ckpt", text_only, card, tokenizer)
+    with pytest.raises(UserError, match="hold no image encoder"):
+        TrainedModel.load(folder, device="cpu")
+
+
 def test_tampered_weights_are_refused(tiny_checkpoint):
     folder, _ = tiny_checkpoint
     weights = folder / "model.safetensors"
