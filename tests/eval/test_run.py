@@ -80,6 +80,34 @@ def test_rerun_reuses_caches_and_repeats_every_number(options):
         assert a["families"] == b["families"]
 
 
+def test_an_interrupted_run_stores_nothing_and_its_rerun_reuses_caches(
+    options, tmp_path, monkeypatch
+):
+    from cabench.eval import analysis
+
+    reference = run(options(models=["fvlp"], store=tmp_path / "reference.sqlite"))
+    monkeypatch.setenv("CABENCH_HOME", str(tmp_path / "other-home"))  # caches start empty
+    opts = options(models=["fvlp"])
+    real, calls = analysis.analyse_cube, []
+
+    def interrupt_second_dataset(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # both datasets' volumes are encoded by now
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(analysis, "analyse_cube", interrupt_second_dataset)
+        with pytest.raises(KeyboardInterrupt):
+            run(opts)
+    assert Store(opts.store).run_ids() == []
+    rerun = run(opts)
+    assert [r["volumes_encoded_now"] for r in rerun["results"]] == [0, 0]
+    for a, b in zip(reference["results"], rerun["results"], strict=True):
+        assert a["cube"]["sha256"] == b["cube"]["sha256"]
+        assert a["families"] == b["families"]
+
+
 def test_export_and_json_through_the_cli(small_sites, trained_tiny, tmp_path, capsys):
     store, doc, npz = tmp_path / "s.sqlite", tmp_path / "doc.json", tmp_path / "cubes.npz"
     code = main([
