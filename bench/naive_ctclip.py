@@ -88,6 +88,25 @@ def naive_aucs(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def near_tie_bounds(probs: np.ndarray, labels: np.ndarray, eps: float) -> np.ndarray:
+    """(T, F): how far an AUC over ``probs`` (cases selected as in ``naive_aucs``) can move when
+    every probability moves by at most ``eps``: the share of (positive, negative) pairs closer
+    than ``2 * eps``, the only pairs whose order can change. Two implementations whose float32
+    arithmetic differs (batch 1 against batched) agree on an AUC up to this bound."""
+    n_templates, n_findings = probs.shape[1:]
+    out = np.full((n_templates, n_findings), np.nan)
+    for f in range(n_findings):
+        keep = (labels[:, f] >= 0) & ~np.isnan(probs[:, :, f]).any(axis=1)
+        y = labels[keep, f]
+        if np.unique(y).size < 2:
+            continue
+        for t in range(n_templates):
+            scores = probs[keep, t, f]
+            gaps = np.abs(scores[y == 1][:, None] - scores[y == 0][None, :])
+            out[t, f] = float((gaps <= 2 * eps).mean())
+    return out
+
+
 def preprocess_volumes(checkpoint: Path, root: Path, cases: Sequence[CaseRef]) -> None:
     """Fill the volume cache (under $CABENCH_HOME) with the cases preprocessed for the model, so
     a timed :func:`naive_probs` measures evaluation, not preprocessing."""

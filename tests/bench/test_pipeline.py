@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import bench_pipeline
 from bench.common import empty_home, fresh_checkpoint
-from bench.naive_ctclip import naive_aucs, naive_probs
+from bench.naive_ctclip import naive_aucs, naive_probs, near_tie_bounds
 
 
 @pytest.mark.parametrize("family", ["fvlp", "clip"])
@@ -22,7 +24,10 @@ def test_naive_reference_and_engine_give_the_same_aucs(small_sites, tiny_configs
     assert result["n_templates"] == 3 and result["n_findings"] == 18
     assert result["n_auc"] >= 10  # findings with both classes among 12 cases, x 2 templates
     assert result["nan_agree"]
-    assert result["auc_diff"] <= 1e-6
+    assert result["metric_diff"] <= 1e-9  # scikit-learn on the engine's own probabilities
+    assert result["auc_beyond_ties"] <= 1e-9 and result["auc_diff"] <= max(
+        result["tie_bound"], 1e-9
+    )
     assert result["prob_diff"] <= 1e-5
     assert result["scale"] == pytest.approx(16 / 12 * 3 / 2)
 
@@ -65,3 +70,18 @@ def test_naive_reference_reencodes_the_volume_for_every_finding(
     assert probs.shape == (4, 2, 18) and not np.isnan(probs).any()
     assert calls == {"image": 4 * 2 * 18, "text": 4 * 2 * 18}
     assert naive_aucs(probs, labels[:4]).shape == (2, 18)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(4, 40), st.floats(1e-4, 0.05))
+def test_near_tie_bound_covers_any_perturbation_within_eps(seed, n, eps):
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((n, 2), dtype=np.int8)
+    labels[: n // 2] = 1
+    labels[-1, 1] = -1  # an unlabelled case is left out, as in naive_aucs
+    probs = rng.choice(np.linspace(0.4, 0.6, 9), size=(n, 3, 2))  # many ties and near-ties
+    moved = np.clip(probs + rng.uniform(-eps, eps, probs.shape), 0, 1)
+    bounds = near_tie_bounds(probs, labels, eps)
+    change = np.abs(naive_aucs(moved, labels) - naive_aucs(probs, labels))
+    assert (change <= bounds + 1e-12).all()
+    assert (near_tie_bounds(probs, labels, 0.0) <= bounds).all()  # grows with eps
