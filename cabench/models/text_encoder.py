@@ -140,10 +140,44 @@ class TextEncoder(nn.Module):
             raise UserError(f"text_encoder.type {config.type!r} is not one of: bert, pretrained")
         self.hidden = self.bert.config.hidden_size
         self.pooling = config.pooling
+        # a frozen pretrained tower (trainable_layers: 0) is a fixed function of the tokens:
+        # each distinct text is encoded once, alone, in eval mode, and remembered
+        self.frozen = config.type == "pretrained" and config.trainable_layers == 0
+        self._features: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def train(self, mode: bool = True) -> TextEncoder:
+        super().train(mode)
+        if self.frozen:
+            self.bert.eval()  # no dropout: the tower is a fixed function
+        return self
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.frozen:
+            return self._frozen_features(input_ids, attention_mask)
         states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self._pool(states, attention_mask)
+
+    def _pool(self, states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             return states[:, 0]
         weights = attention_mask.unsqueeze(-1).to(states.dtype)
         return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    @torch.no_grad()
+    def _frozen_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Features of a frozen tower, each distinct token sequence computed once with batch
+        size 1 (so a text's features never depend on what it was batched with: training with
+        the cache is as reproducible as without it) and reused for the rest of the process."""
+        keys = [
+            tuple(ids[mask.bool()].tolist())
+            for ids, mask in zip(input_ids.cpu(), attention_mask.cpu(), strict=True)
+        ]
+        for key in dict.fromkeys(keys):
+            if key not in self._features:
+                ids = torch.tensor([key], device=input_ids.device)
+                mask = torch.ones_like(ids)
+                states = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+                self._features[key] = self._pool(states, mask)[0].float()
+        return torch.stack([self._features[key] for key in keys]).to(input_ids.device)
