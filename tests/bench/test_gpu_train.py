@@ -31,3 +31,18 @@ def test_steps_must_exceed_warmup(capsys):
     with pytest.raises(SystemExit):
         gpu_train.parse_args(["--steps", "2", "--warmup", "2"])
     assert "must exceed --warmup" in capsys.readouterr().err
+
+
+def test_device_scripts_parse_and_fetch_pinned_versions():
+    import re
+    import subprocess
+    from pathlib import Path
+
+    bench = Path(gpu_train.__file__).parent
+    for script in ("device_check.sh", "gpu_wheels.sh"):
+        subprocess.run(["bash", "-n", str(bench / script)], check=True)  # syntax only
+    pinned = (bench.parent / "constraints.txt").read_text()
+    names = re.findall(r"\$\(pin (\S+)\)", (bench / "gpu_wheels.sh").read_text())
+    assert sorted(names) == ["ftfy", "monai", "nibabel", "open_clip_torch", "wcwidth"]
+    for name in names:
+        assert re.search(rf"^{name}==", pinned, re.I | re.M), f"{name} is not in constraints.txt"
