@@ -72,10 +72,10 @@ def naive_probs(
     return out
 
 
-def naive_aucs(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(T, F): one roc_auc_score call per template and finding, over the cases that are labelled
-    and scorable for that finding (a case with no score in some template is left out of all of
-    them, as cabench's analysis does); NaN where a class is missing."""
+def _per_template_finding(probs: np.ndarray, labels: np.ndarray, statistic) -> np.ndarray:
+    """(T, F): ``statistic(y, scores)`` per template and finding, over the cases that are
+    labelled and scorable for that finding (a case with no score in some template is left out of
+    all of them, as cabench's analysis does); NaN where a class is missing."""
     n_templates, n_findings = probs.shape[1:]
     out = np.full((n_templates, n_findings), np.nan)
     for f in range(n_findings):
@@ -84,8 +84,13 @@ def naive_aucs(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if np.unique(y).size < 2:
             continue
         for t in range(n_templates):
-            out[t, f] = roc_auc_score(y, probs[keep, t, f])
+            out[t, f] = statistic(y, probs[keep, t, f])
     return out
+
+
+def naive_aucs(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(T, F): one roc_auc_score call per template and finding (``_per_template_finding``)."""
+    return _per_template_finding(probs, labels, roc_auc_score)
 
 
 def near_tie_bounds(probs: np.ndarray, labels: np.ndarray, eps: float) -> np.ndarray:
@@ -93,18 +98,12 @@ def near_tie_bounds(probs: np.ndarray, labels: np.ndarray, eps: float) -> np.nda
     every probability moves by at most ``eps``: the share of (positive, negative) pairs closer
     than ``2 * eps``, the only pairs whose order can change. Two implementations whose float32
     arithmetic differs (batch 1 against batched) agree on an AUC up to this bound."""
-    n_templates, n_findings = probs.shape[1:]
-    out = np.full((n_templates, n_findings), np.nan)
-    for f in range(n_findings):
-        keep = (labels[:, f] >= 0) & ~np.isnan(probs[:, :, f]).any(axis=1)
-        y = labels[keep, f]
-        if np.unique(y).size < 2:
-            continue
-        for t in range(n_templates):
-            scores = probs[keep, t, f]
-            gaps = np.abs(scores[y == 1][:, None] - scores[y == 0][None, :])
-            out[t, f] = float((gaps <= 2 * eps).mean())
-    return out
+
+    def share_of_close_pairs(y: np.ndarray, scores: np.ndarray) -> float:
+        gaps = np.abs(scores[y == 1][:, None] - scores[y == 0][None, :])
+        return float((gaps <= 2 * eps).mean())
+
+    return _per_template_finding(probs, labels, share_of_close_pairs)
 
 
 def preprocess_volumes(checkpoint: Path, root: Path, cases: Sequence[CaseRef]) -> None:
