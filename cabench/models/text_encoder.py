@@ -8,6 +8,7 @@ local pretrained model (e.g. a CXR-BERT export) drops in through `text_encoder.p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +93,22 @@ def _pretrained_dir(config: TextEncoderConfig) -> Path:
     return path
 
 
+def _load_quietly(auto_class: Any, path: Path) -> nn.Module:
+    """``from_pretrained`` without transformers' "Loading weights" progress bar, which would
+    interleave with cabench's own output on every checkpoint load."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return auto_class.from_pretrained(
+            str(path), local_files_only=True, attn_implementation="sdpa"
+        )
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _freeze_below(model: nn.Module, trainable_layers: int) -> None:
     """Keep only the top ``trainable_layers`` encoder layers trainable (-1: everything)."""
     if trainable_layers < 0:
@@ -118,9 +135,7 @@ class TextEncoder(nn.Module):
         from transformers import AutoModel, BertConfig, BertModel
 
         if config.type == "pretrained":
-            self.bert = AutoModel.from_pretrained(
-                str(_pretrained_dir(config)), local_files_only=True, attn_implementation="sdpa"
-            )
+            self.bert = _load_quietly(AutoModel, _pretrained_dir(config))
             _freeze_below(self.bert, config.trainable_layers)
         elif config.type == "bert":
             bert_config = BertConfig(

@@ -30,10 +30,17 @@ def local_pretrained(folder) -> TextEncoderConfig:
     return TextEncoderConfig(type="pretrained", pretrained_path=str(folder), trainable_layers=0)
 
 
-def test_frozen_tower_encodes_each_text_once_whatever_it_is_batched_with(tmp_path, monkeypatch):
+def test_frozen_tower_encodes_each_text_once_whatever_it_is_batched_with(
+    tmp_path, monkeypatch, capsys
+):
+    from transformers.utils import logging as hf_logging
+
     config = local_pretrained(tmp_path / "bert")
     tokenizer = pretrained_tokenizer(config)
+    capsys.readouterr()
     encoder = TextEncoder(config, tokenizer.vocab_size).train()  # as in the training loop
+    assert "Loading weights" not in capsys.readouterr().err  # no transformers progress bar
+    assert hf_logging.is_progress_bar_enabled()  # and the setting is left as it was
     assert encoder.frozen and not encoder.bert.training  # no dropout noise
     calls = []
     forward = encoder.bert.forward
