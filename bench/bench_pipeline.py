@@ -122,6 +122,10 @@ def compare(
     # closer than the two implementations' float32 difference
     bounds = near_tie_bounds(reference, sub_labels, prob_diff)
     diff = np.abs(fast_auc - reference_auc)
+
+    def worst(values: np.ndarray) -> float:  # over the AUCs both sides could compute
+        return float(values[both].max()) if both.any() else np.nan
+
     scale = (n_cases / naive_cases) * (len(plan.templates) / naive_templates)
     return {
         "cold": cold,
@@ -132,12 +136,10 @@ def compare(
         "n_templates": len(plan.templates),
         "n_findings": len(findings),
         "timings": timings,
-        "auc_diff": float(diff[both].max()) if both.any() else np.nan,
-        "auc_beyond_ties": float((diff - bounds)[both].max()) if both.any() else np.nan,
-        "tie_bound": float(bounds[both].max()) if both.any() else np.nan,
-        "metric_diff": float(np.abs(fast_auc - sklearn_on_engine)[both].max())
-        if both.any()
-        else np.nan,
+        "auc_diff": worst(diff),
+        "auc_beyond_ties": worst(diff - bounds),
+        "tie_bound": worst(bounds),
+        "metric_diff": worst(np.abs(fast_auc - sklearn_on_engine)),
         "nan_agree": bool((np.isnan(fast_auc) == np.isnan(reference_auc)).all()),
         "n_auc": int(both.sum()),
         "prob_diff": prob_diff,

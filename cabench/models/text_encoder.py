@@ -8,7 +8,6 @@ local pretrained model (e.g. a CXR-BERT export) drops in through `text_encoder.p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -93,15 +92,16 @@ def _pretrained_dir(config: TextEncoderConfig) -> Path:
     return path
 
 
-def _load_quietly(auto_class: Any, path: Path) -> nn.Module:
-    """``from_pretrained`` without transformers' "Loading weights" progress bar, which would
-    interleave with cabench's own output on every checkpoint load."""
+def _load_quietly(path: Path) -> nn.Module:
+    """``AutoModel.from_pretrained`` without transformers' "Loading weights" progress bar, which
+    would interleave with cabench's own output on every checkpoint load."""
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        return auto_class.from_pretrained(
+        return AutoModel.from_pretrained(
             str(path), local_files_only=True, attn_implementation="sdpa"
         )
     finally:
@@ -132,10 +132,10 @@ class TextEncoder(nn.Module):
 
     def __init__(self, config: TextEncoderConfig, vocab_size: int) -> None:
         super().__init__()
-        from transformers import AutoModel, BertConfig, BertModel
+        from transformers import BertConfig, BertModel
 
         if config.type == "pretrained":
-            self.bert = _load_quietly(AutoModel, _pretrained_dir(config))
+            self.bert = _load_quietly(_pretrained_dir(config))
             _freeze_below(self.bert, config.trainable_layers)
         elif config.type == "bert":
             bert_config = BertConfig(
