@@ -157,6 +157,7 @@ def site_for(configs: list[Any], args: argparse.Namespace) -> Path:
 def train_model(name: str, args: argparse.Namespace, root: Path, device: torch.device) -> dict:
     """Train ``name`` for args.steps steps with cabench.train's pieces; throughput and memory."""
     from cabench.data import open_dataset
+    from cabench.models import precision
     from cabench.models.vlm import VisionLanguageModel
     from cabench.text.augment import TextAugmentation
     from cabench.train import (
@@ -211,7 +212,7 @@ def train_model(name: str, args: argparse.Namespace, root: Path, device: torch.d
         )
 
     def train_step(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with precision.autocast(device):
             terms = model(batch)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -267,6 +268,7 @@ def train_model(name: str, args: argparse.Namespace, root: Path, device: torch.d
 
 def reference_vit(kind: str, steps: int, warmup: int, device: torch.device, seed: int) -> dict:
     """A plain 3D ViT (cabench's ViT3D, no stem) on random volumes: bf16 autocast, fused AdamW."""
+    from cabench.models import precision
     from cabench.models.config import ImageEncoderConfig
     from cabench.models.vit3d import ViT3D
 
@@ -284,14 +286,14 @@ def reference_vit(kind: str, steps: int, warmup: int, device: torch.device, seed
     model = ViT3D(config, spec["shape"]).to(device)
     head = torch.nn.Linear(spec["width"], 512).to(device)
     params = [*model.parameters(), *head.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=1e-4, fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(params, lr=1e-4, fused=precision.uses_gpu_numerics(device))
     batch = spec["batch"]
     volume = torch.randn(batch, 1, *spec["shape"], device=device)
     target = torch.nn.functional.normalize(torch.randn(batch, 512, device=device), dim=-1)
     _reset_memory(device)
 
     def step(_: int) -> torch.Tensor:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with precision.autocast(device):
             pooled = head(model(volume).mean(dim=1))
             logits = torch.nn.functional.normalize(pooled.float(), dim=-1) @ target.T / 0.07
             loss = torch.nn.functional.cross_entropy(logits, torch.arange(batch, device=device))

@@ -19,6 +19,7 @@ import torch
 
 from cabench import distributed, paths, provenance
 from cabench.errors import UserError
+from cabench.models import precision
 from cabench.models.checkpoint import (
     pack_train_state,
     read_card,
@@ -116,7 +117,7 @@ def _optimizer(model: torch.nn.Module, config: ModelConfig, device: torch.device
             for (decays, slow), params in sorted(groups.items())
         ],
         lr=lr,
-        fused=device.type == "cuda",
+        fused=precision.uses_gpu_numerics(device),
     )
 
 
@@ -268,9 +269,7 @@ def train(opts: TrainOptions) -> Path:
                     config.training.intensity_jitter, device,
                 )  # fmt: skip
                 try:
-                    with torch.autocast(
-                        device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
-                    ):
+                    with precision.autocast(device):
                         out_terms = wrapped(batch)
                     optimizer.zero_grad(set_to_none=True)
                     out_terms["loss"].backward()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cabench.models import precision
 from cabench.models.text_encoder import TextTokenizer
 from cabench.models.vlm import VisionLanguageModel
 from cabench.train_data import TrainingSet
@@ -33,14 +34,16 @@ def zero_shot_validation(
     texts = [POSITIVE.format(finding=f) for f in findings]
     texts += [NEGATIVE.format(finding=f) for f in findings]
     ids, mask = tokenizer(texts)
-    text = model.encode_text(ids.to(device), mask.to(device)).float()
+    with precision.autocast(device):
+        text = model.encode_text(ids.to(device), mask.to(device)).float()
     pos, neg = text[: len(findings)], text[len(findings) :]
     scores = []
     for start in range(0, len(data), batch_size):
         part = slice(start, start + batch_size)
         volume = model.normalise_hu(torch.from_numpy(data.hu[part]).to(device))
         bits = None if data.bits is None else torch.from_numpy(data.bits[part]).to(device)
-        image = model.encode_image(volume, bits)
+        with precision.autocast(device):
+            image = model.encode_image(volume, bits)
         if model.anatomies:
             index = [model.anatomies.index(aset.anatomy_of(f)) if aset.anatomy_of(f) else -1
                      for f in findings]  # fmt: skip

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from cabench.errors import UserError
+from cabench.models import precision
 from cabench.models.checkpoint import load_weights, read_card, sha256_file
 from cabench.models.config import ModelConfig, config_from_dict
 from cabench.models.text_encoder import TextTokenizer
@@ -144,14 +145,22 @@ class TrainedModel:
         prep = self.config.preprocessing
         return {"spacing": list(prep.spacing), "shape": list(prep.shape)}
 
+    def _unit_float32(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Float32 embeddings of unit length. Under bf16 autocast the model normalises in bf16
+        (norms off by up to 0.3%), so they are normalised again in float32; in float32 they
+        pass unchanged, bit for bit."""
+        if not precision.uses_gpu_numerics(self.device):
+            return embeddings.float()
+        return F.normalize(embeddings.float(), dim=-1)
+
     @torch.inference_mode()
     def encode_volumes(self, hu: np.ndarray, bits: np.ndarray | None) -> VolumeEmbeddings:
         network = self.network()
         volume = network.normalise_hu(torch.from_numpy(np.asarray(hu)).to(self.device))
         mask = torch.from_numpy(np.asarray(bits)).to(self.device) if bits is not None else None
-        with _autocast(self.device):
+        with precision.autocast(self.device):
             out = network.encode_image(volume, mask)
-        as_np = lambda t: None if t is None else t.float().cpu().numpy()  # noqa: E731
+        as_np = lambda t: None if t is None else self._unit_float32(t).cpu().numpy()  # noqa: E731
         valid = None if out.valid is None else out.valid.cpu().numpy()
         return VolumeEmbeddings(as_np(out.global_), as_np(out.anatomy), valid)
 
@@ -178,10 +187,11 @@ class TrainedModel:
         for start in range(0, len(distinct), self.unit_batch_size):
             rows = order[start : start + self.unit_batch_size]
             width = int(lengths[rows].max())
-            with _autocast(self.device):
+            with precision.autocast(self.device):
                 out = self.model.encode_text(
                     ids[rows, :width].to(self.device), mask[rows, :width].to(self.device)
-                ).float()
+                )
+            out = self._unit_float32(out)
             if vectors is None:
                 vectors = out.new_empty(len(distinct), out.shape[-1])
             vectors[rows.to(self.device)] = out
@@ -192,12 +202,6 @@ class TrainedModel:
             summed = per_unit.new_zeros(len(texts), per_unit.shape[-1])
             per_unit = F.normalize(summed.index_add(0, groups.to(self.device), per_unit), dim=-1)
         return per_unit.cpu().numpy()
-
-
-def _autocast(device: torch.device) -> Any:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
 
 
 __all__ = ["TrainedModel", "VolumeEmbeddings", "ZeroShotModel", "pick_device"]
