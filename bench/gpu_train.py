@@ -358,9 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         memory = row["peak_gpu_memory_bytes"]
         memory_text = "n/a (CPU)" if memory is None else f"{memory / 2**30:.1f} GiB"
         compute = row.get("compute_volumes_per_s")
-        extra = f", compute alone {compute:.1f}" if compute is not None else ""
+        extra = f", compute alone {compute:.3g}" if compute is not None else ""
         print(
-            f"{name}: {row['volumes_per_s']:.1f} volumes/s (batch {row['batch_size']}"
+            f"{name}: {row['volumes_per_s']:.3g} volumes/s (batch {row['batch_size']}"
             f"{extra}), peak GPU memory {memory_text}, final loss {row['final_loss']:.3f}"
         )
     if "reference" in report:

@@ -39,7 +39,7 @@ def test_device_scripts_parse_and_fetch_pinned_versions():
     from pathlib import Path
 
     bench = Path(gpu_train.__file__).parent
-    for script in ("device_check.sh", "gpu_wheels.sh"):
+    for script in ("device_check.sh", "gpu_wheels.sh", "gpu_image_tests.sh"):
         subprocess.run(["bash", "-n", str(bench / script)], check=True)  # syntax only
     pinned = (bench.parent / "constraints.txt").read_text()
     names = re.findall(r"\$\(pin (\S+)\)", (bench / "gpu_wheels.sh").read_text())
