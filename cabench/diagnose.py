@@ -11,6 +11,10 @@ For every finding of a dataset's validation split, three AUCs from one checkpoin
 - ``probe``: a logistic regression trained on the frozen image embeddings of the training split
   (the finding's anatomy embedding, or the global one) -- what the image side holds.
 
+Under the table, each macro AUC is tested against chance by permuting the validation cases
+against their labels (`cabench.stats.chance`): on a split of a hundred-odd cases, chance alone
+moves a macro AUC by a few hundredths.
+
 A prompt AUC far below the report AUC points at the prompts or the text encoder; a probe near
 chance points at the image encoder or the input resolution. ``python -m cabench.diagnose
 --checkpoint DIR [--dataset NAME] [--root DIR]`` prints the table.
@@ -19,13 +23,14 @@ chance points at the image encoder or the input resolution. ``python -m cabench.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cabench.errors import CabenchError, UserError
+from cabench.stats.chance import ChanceTest, macro_auc_chance_test
 from cabench.ui import console, stdout
 
 
@@ -37,6 +42,20 @@ class FindingDiagnosis:
     prompt: float
     report: float
     probe: float
+    # per validation case: the label and each kind's score, for the test against chance
+    labels: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    scores: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+
+KINDS = {"prompt": "prompt", "report": "report text", "probe": "linear probe"}
+
+
+def chance_test(rows: list[FindingDiagnosis], kind: str, permutations: int = 999) -> ChanceTest:
+    """Permutation test of one kind's macro AUC over ``rows`` against chance
+    (`cabench.stats.chance`): is it above what the validation split gives unaided?"""
+    labels = np.stack([r.labels for r in rows], axis=1)
+    scores = np.stack([r.scores[kind] for r in rows], axis=1)
+    return macro_auc_chance_test(scores, labels, permutations)
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -103,7 +122,7 @@ def diagnose(
             model.encode_texts(negative).mean(0),
         )
         report = x_valid @ report_pos - x_valid @ report_neg
-        probe = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+        probe = LogisticRegression(max_iter=2000).fit(x_train, y_train).decision_function(x_valid)
         rows.append(
             FindingDiagnosis(
                 finding,
@@ -111,7 +130,9 @@ def diagnose(
                 int(y_valid.sum()),
                 _auc(y_valid, prompt),
                 _auc(y_valid, report),
-                _auc(y_valid, probe.decision_function(x_valid)),
+                _auc(y_valid, probe),
+                labels=y_valid,
+                scores={"prompt": prompt, "report": report, "probe": probe},
             )  # fmt: skip
         )
     return rows
@@ -124,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--dataset", default="synth-ct-rate")
     parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument(
+        "--permutations", type=int, default=999, help="of the test against chance (999)"
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     try:
@@ -137,9 +161,21 @@ def main(argv: list[str] | None = None) -> int:
             r.finding, r.anatomy or "(global)", str(r.positives),
             f"{r.prompt:.2f}", f"{r.report:.2f}", f"{r.probe:.2f}",
         )  # fmt: skip
-    macro = [np.nanmean([getattr(r, k) for r in rows]) for k in ("prompt", "report", "probe")]
+    macro = [np.nanmean([getattr(r, k) for r in rows]) for k in KINDS]
     table.add_row("macro", "", "", *(f"{m:.3f}" for m in macro))
+    tests = {kind: chance_test(rows, kind, args.permutations) for kind in KINDS}
+    q = tests["prompt"].null_quantiles
+    table.add_row("chance: p", "", "", *(f"{t.p_value:.3g}" for t in tests.values()))
+    table.add_row("chance: z", "", "", *(f"{t.z:.1f}" for t in tests.values()))
     stdout.print(table)
+    stdout.print(
+        f"chance: {args.permutations} permutations of the {len(rows[0].labels)} validation "
+        f"cases against the labels; with the prompt scores the macro AUC reaches "
+        f"{q[0.5]:.3f} / {q[0.95]:.3f} / {q[0.99]:.3f} at its median / 95th / 99th percentile. "
+        "p: the share of permutations, the observed pairing counted, at or above the observed "
+        "macro AUC; z: how many standard deviations of chance it lies above chance's median.",
+        soft_wrap=True,
+    )
     return 0
 
 

@@ -1,6 +1,8 @@
 import math
 
-from cabench.diagnose import diagnose, main
+import numpy as np
+
+from cabench.diagnose import chance_test, diagnose, main
 
 
 def test_diagnosis_rows_for_anatomy_and_global_models(trained_tiny, small_sites):
@@ -13,6 +15,12 @@ def test_diagnosis_rows_for_anatomy_and_global_models(trained_tiny, small_sites)
             assert (row.anatomy is None) == (family == "clip")
             for value in (row.prompt, row.report, row.probe):
                 assert math.isnan(value) or 0.0 <= value <= 1.0
+            assert (
+                len(row.labels) == len(row.scores["prompt"]) and row.labels.sum() == row.positives
+            )
+        test = chance_test(rows, "prompt", permutations=99)
+        assert abs(test.observed - np.nanmean([r.prompt for r in rows])) < 1e-12
+        assert 0.01 <= test.p_value <= 1 and test.permutations == 99
 
 
 def test_cli_prints_the_table_and_refuses_a_missing_checkpoint(
@@ -21,6 +29,7 @@ def test_cli_prints_the_table_and_refuses_a_missing_checkpoint(
     root = str(small_sites["synth-ct-rate"])
     assert main(["--checkpoint", str(trained_tiny["fvlp"]), "--root", root]) == 0
     out = capsys.readouterr().out
-    assert "linear probe" in out and "macro" in out
+    assert "linear probe" in out and "macro" in out and "chance: p" in out
+    assert "permutations of the" in out
     assert main(["--checkpoint", str(tmp_path / "nothing"), "--root", root]) == 2
     assert "error" in capsys.readouterr().err
