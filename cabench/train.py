@@ -190,7 +190,8 @@ def train(opts: TrainOptions) -> Path:
     """Train one model; returns its checkpoint folder. Skips work when an identical finished
     checkpoint exists (same config, dataset fingerprint, seed), unless ``force``."""
     from cabench.data import open_dataset
-    from cabench.validation import zero_shot_validation
+    from cabench.stats.metrics import auc
+    from cabench.validation import chance_summary, validation_scores
 
     config = _resolve_config(opts)
     device = distributed.device_for(opts.device)
@@ -290,7 +291,10 @@ def train(opts: TrainOptions) -> Path:
                 )  # fmt: skip
             entry: dict[str, Any] = {"epoch": epoch + 1, **losses}
             if valid is not None and rank == 0:
-                entry["val_macro_auc"] = zero_shot_validation(model, tokenizer, valid, device)
+                probs = validation_scores(model, tokenizer, valid, device)
+                entry["val_macro_auc"] = float(np.nanmean(auc(probs, valid.labels)))
+                if epoch + 1 == config.training.epochs:
+                    entry["val_chance"] = chance_summary(probs, valid.labels)
                 bar.update(task, status=f"epoch {epoch + 1} val AUC {entry['val_macro_auc']:.3f}")
             history.append(entry)
             if rank == 0:
@@ -307,6 +311,15 @@ def train(opts: TrainOptions) -> Path:
                 save_checkpoint(out, model, card, tokenizer, pack_train_state(state))
     if world > 1:
         distributed.barrier()
+    if rank == 0 and history and "val_chance" in history[-1]:
+        chance = history[-1]["val_chance"]
+        console.print(
+            f"{config.name}: validation macro AUC {chance['macro_auc']:.3f} with CT-CLIP's prompt "
+            f"pair; chance's 99th percentile is {chance['chance_q99']:.3f}, and this lies "
+            f"{chance['z']:.1f} of chance's standard deviations above its median "
+            f"(p = {chance['p']:.3g}, {chance['permutations']} permutations)",
+            soft_wrap=True,
+        )
     return out
 
 
@@ -333,7 +346,7 @@ def _card(
             "cases": len(data),
         },
         "history": history,
-        "final_losses": {k: v for k, v in history[-1].items() if k != "epoch"},
+        "final_losses": {k: v for k, v in history[-1].items() if k not in ("epoch", "val_chance")},
         "git_commit": provenance.git_commit(),
         "versions": provenance.package_versions(),
         "host": provenance.host(),

@@ -18,15 +18,15 @@ NEGATIVE = "{finding} is not present."
 
 
 @torch.inference_mode()
-def zero_shot_validation(
+def validation_scores(
     model: VisionLanguageModel,
     tokenizer: TextTokenizer,
     data: TrainingSet,
     device: torch.device,
     batch_size: int = 32,
-) -> float:
-    from cabench.stats.metrics import auc
-
+) -> np.ndarray:
+    """Zero-shot probabilities (cases, findings) of ``data``'s findings with the prompt pair;
+    NaN in the column of a finding whose anatomy the model does not embed."""
     was_training = model.training
     model.eval()
     findings = data.findings
@@ -58,6 +58,34 @@ def zero_shot_validation(
         scale = model.scale()
         scores.append(torch.sigmoid(scale * (s_pos - s_neg)).cpu().numpy())
     model.train(was_training)
-    probs = np.concatenate(scores)
-    per_finding = auc(probs, data.labels)
-    return float(np.nanmean(per_finding))
+    return np.concatenate(scores)
+
+
+def zero_shot_validation(
+    model: VisionLanguageModel,
+    tokenizer: TextTokenizer,
+    data: TrainingSet,
+    device: torch.device,
+    batch_size: int = 32,
+) -> float:
+    """Macro AUC over the findings of `validation_scores`."""
+    from cabench.stats.metrics import auc
+
+    probs = validation_scores(model, tokenizer, data, device, batch_size)
+    return float(np.nanmean(auc(probs, data.labels)))
+
+
+def chance_summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The validation macro AUC tested against chance (`cabench.stats.chance`), for the model
+    card: p, z and chance's 99th percentile, over the findings the model scores."""
+    from cabench.stats.chance import macro_auc_chance_test
+
+    scored = ~np.isnan(probs).all(axis=0)
+    test = macro_auc_chance_test(probs[:, scored], labels[:, scored])
+    return {
+        "macro_auc": test.observed,
+        "p": test.p_value,
+        "z": test.z,
+        "chance_q99": test.null_quantiles[0.99],
+        "permutations": test.permutations,
+    }

@@ -25,6 +25,10 @@ def test_trained_checkpoint_has_a_complete_card(trained_tiny, small_sites):
         assert card["finished"] and card["epochs_done"] == 2 and card["family"] == family
         assert card["dataset"]["name"] == "synth-ct-rate" and card["dataset"]["fingerprint"]
         assert len(card["history"]) == 2 and "val_macro_auc" in card["history"][-1]
+        chance = card["history"][-1]["val_chance"]  # the last epoch's test against chance
+        assert "val_chance" not in card["history"][0] and "val_chance" not in card["final_losses"]
+        assert abs(chance["macro_auc"] - card["history"][-1]["val_macro_auc"]) < 1e-12
+        assert 0 < chance["p"] <= 1 and chance["permutations"] == 999 and chance["chance_q99"] > 0.5
         assert card["versions"]["torch"] and card["git_commit"] and card["weights_sha256"]
         assert (folder / "tokenizer.json").exists()
 
