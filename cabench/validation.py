@@ -61,20 +61,6 @@ def validation_scores(
     return np.concatenate(scores)
 
 
-def zero_shot_validation(
-    model: VisionLanguageModel,
-    tokenizer: TextTokenizer,
-    data: TrainingSet,
-    device: torch.device,
-    batch_size: int = 32,
-) -> float:
-    """Macro AUC over the findings of `validation_scores`."""
-    from cabench.stats.metrics import auc
-
-    probs = validation_scores(model, tokenizer, data, device, batch_size)
-    return float(np.nanmean(auc(probs, data.labels)))
-
-
 def chance_summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """The validation macro AUC tested against chance (`cabench.stats.chance`), for the model
     card: p, z and chance's 99th percentile, over the findings the model scores."""
