@@ -325,9 +325,21 @@ def reference_vit(kind: str, steps: int, warmup: int, device: torch.device, seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cabench.models.config import load_config
+    """The benchmark; a user's mistake (an unknown model, a --data folder that is not a site)
+    ends in cabench's one-line error and exit 2, not a traceback."""
+    from cabench.errors import CabenchError
 
     args = parse_args(argv)
+    try:
+        return _benchmark(args)
+    except CabenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from cabench.models.config import load_config
+
     device = _device(args.device)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     configs = [load_config(name, args.preset) for name in names]

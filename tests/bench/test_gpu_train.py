@@ -46,3 +46,12 @@ def test_device_scripts_parse_and_fetch_pinned_versions():
     assert sorted(names) == ["ftfy", "monai", "nibabel", "open_clip_torch", "wcwidth"]
     for name in names:
         assert re.search(rf"^{name}==", pinned, re.I | re.M), f"{name} is not in constraints.txt"
+
+
+def test_user_mistakes_exit_2_with_one_line(tmp_path, capsys):
+    base = ["--preset", "tiny", "--steps", "3", "--device", "cpu"]
+    assert gpu_train.main([*base, "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: synth-ct-rate: ") and "missing" in err and "Traceback" not in err
+    assert gpu_train.main([*base, "--models", "fvpl"]) == 2
+    assert "did you mean 'fvlp'" in capsys.readouterr().err
