@@ -32,6 +32,7 @@ import torch
 from cabench.errors import CabenchError, UserError
 from cabench.stats.chance import ChanceTest, macro_auc_chance_test
 from cabench.ui import console, stdout
+from cabench.validation import NEGATIVE, POSITIVE
 
 
 @dataclass
@@ -115,7 +116,9 @@ def diagnose(
             pairs = list(zip(train.texts, y_train, strict=True))
             positive = [c.findings for c, y in pairs if y == 1 and c.findings]
             negative = [c.findings for c, y in pairs if y == 0 and c.findings]
-        pair = model.encode_texts([f"{finding} is present.", f"{finding} is not present."])
+        pair = model.encode_texts(
+            [POSITIVE.format(finding=finding), NEGATIVE.format(finding=finding)]
+        )
         prompt = x_valid @ pair[0] - x_valid @ pair[1]
         report_pos, report_neg = (
             model.encode_texts(positive).mean(0),
